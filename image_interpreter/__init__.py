@@ -1,0 +1,1 @@
+"""image-interpreter: conversational editing of structured image priors."""
