@@ -10,7 +10,7 @@ class ImageInterpreterError(Exception):
 
 
 class ImageRejected(ImageInterpreterError):
-    """An image could not be loaded safely (corrupt, unsupported, too large, a decompression bomb)."""
+    """An image could not be loaded safely (corrupt, unsupported, too large, a bomb)."""
 
 
 class ArtifactError(ImageInterpreterError):

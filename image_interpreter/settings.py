@@ -59,7 +59,7 @@ class Settings(BaseSettings):
     dtype: DType = Field("auto", description="'auto' picks float16 on CUDA, float32 elsewhere.")
     hf_cache_dir: Path | None = Field(None, description="Hugging Face cache; default: HF_HOME's.")
     offline: bool = Field(False, description="Never try to download; only use cached weights.")
-    tiny_dir: Path | None = Field(None, description="Where tiny models are built; default in data_dir.")
+    tiny_dir: Path | None = Field(None, description="Tiny models folder; default in data_dir.")
     limits: Limits = Field(default_factory=Limits)
     trusted_hub_repos: list[str] = Field(
         default_factory=list,

@@ -28,7 +28,7 @@ PRIOR_KINDS: tuple[PriorKind, ...] = (
 
 
 class Model(BaseModel):
-    """Strict base: unknown fields are refused (a typo in a priors file is an error, not a no-op)."""
+    """Strict base: unknown fields are refused (a typo in a priors file is an error)."""
 
     model_config = ConfigDict(extra="forbid", ser_json_inf_nan="strings")
 
@@ -106,7 +106,7 @@ class Prior(Model):
     @model_validator(mode="after")
     def _step_range(self) -> Prior:
         if self.end < self.start:
-            raise ValueError(f"{self.kind}: end ({self.end}) must not be before start ({self.start})")
+            raise ValueError(f"{self.kind}: end ({self.end}) is before start ({self.start})")
         return self
 
 
