@@ -1,0 +1,14 @@
+"""Every test runs as a fresh user would: no network to the model hub, no settings or data from
+the machine's own configuration."""
+
+import pytest
+
+
+@pytest.fixture(autouse=True)
+def _isolated_environment(monkeypatch, tmp_path_factory):
+    for name in ("IMAGE_INTERPRETER_CONFIG", "IMAGE_INTERPRETER_PROFILE",
+                 "IMAGE_INTERPRETER_DATABASE_URL", "IMAGE_INTERPRETER_MODELS"):  # fmt: skip
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("IMAGE_INTERPRETER_DATA_DIR", str(tmp_path_factory.mktemp("data")))
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setenv("HF_HUB_DISABLE_TELEMETRY", "1")
