@@ -126,7 +126,7 @@ def test_normalised_coordinates_are_recognised():
         ('{"canvas_width": 10, "canvas_height": 10, "people": [{"face_keypoints_2d": [1, 2, 3]}]}',
          "expected 70"),
         ('{"canvas_width": -5, "canvas_height": 10, "people": []}', "positive"),
-        ('{"canvas_width": 10, "canvas_height": 10, "people": [{"pose_keypoints_2d": ["a", 1, 1]}]}',
+        ('{"canvas_width": 10, "canvas_height": 10, "people": [{"pose_keypoints_2d": ["a",1,1]}]}',
          "not a number"),
     ],
 )  # fmt: skip
