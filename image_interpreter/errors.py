@@ -31,3 +31,7 @@ class ModelUnavailable(ImageInterpreterError):
 
 class SettingsError(ImageInterpreterError):
     """The configuration (environment or TOML file) is invalid."""
+
+
+class EditError(ImageInterpreterError):
+    """An edit cannot apply to these priors (no such person, joint, prior; out of range)."""

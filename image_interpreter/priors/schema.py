@@ -130,6 +130,9 @@ class CaptionPrior(Prior):
     detailed: str | None = None
     regions: list[RegionCaption] = Field(default_factory=list)
     tags: list[Tag] = Field(default_factory=list)
+    style: list[str] = Field(default_factory=list, description="Styles added by the user.")
+    time_of_day: str | None = None
+    negative: str | None = Field(None, description="What the picture must not show.")
 
 
 # --- people ----------------------------------------------------------------------------------
@@ -181,9 +184,21 @@ class PeoplePrior(Prior):
 # --- maps ------------------------------------------------------------------------------------
 
 
+class DepthAdjust(Model):
+    """Edits to a depth map, kept as parameters and applied when rendering, so an edit stays a
+    pure, instant change of small JSON and the extracted map is never rewritten."""
+
+    scale: float = Field(1.0, ge=0.0, le=4.0, description="Contrast of depth around its middle.")
+    flatten: Unit = Field(0.0, description="0 = as extracted, 1 = completely flat.")
+    invert: bool = False
+    blur: float = Field(0.0, ge=0.0, le=0.2, description="Blur radius, fraction of image width.")
+    push_background: Unit = Field(0.0, description="Push far things further away.")
+
+
 class DepthPrior(Prior):
     kind: ClassVar[PriorKind] = "depth"
     map: ArtifactRef = Field(description="16-bit greyscale PNG, normalised; bright = near.")
+    adjust: DepthAdjust = Field(default_factory=DepthAdjust)
 
 
 class DetectedObject(Model):
@@ -192,6 +207,10 @@ class DetectedObject(Model):
     score: Score = 1.0
     mask: ArtifactRef | None = Field(None, description="Binary mask PNG (0/255).")
     description: str | None = None
+    action: Literal["keep", "replace", "remove"] = Field(
+        "keep", description="What generation does with it: inpaint a replacement, or remove it."
+    )
+    replacement: str | None = Field(None, description="What replaces it (action 'replace').")
 
 
 class ObjectsPrior(Prior):
@@ -227,6 +246,21 @@ class PalettePrior(Prior):
     colors: list[PaletteColor] = Field(default_factory=list)
 
 
+# --- generation settings ----------------------------------------------------------------------
+
+
+class GenerationSettings(Model):
+    """How candidates are drawn from these priors; part of the recipe, edited like the priors."""
+
+    width: int | None = Field(None, ge=64, le=4096, description="None: the source's aspect.")
+    height: int | None = Field(None, ge=64, le=4096)
+    seed: int | None = Field(None, ge=0, lt=2**63, description="None: a new random seed.")
+    candidates: int = Field(4, ge=1, le=16)
+    steps: int = Field(25, ge=1, le=200)
+    guidance: float = Field(7.5, ge=0.0, le=30.0)
+    strength: Unit = Field(0.75, description="img2img: how far from the source to move.")
+
+
 # --- the set ---------------------------------------------------------------------------------
 
 
@@ -244,6 +278,7 @@ class PriorSet(Model):
     segmentation: SegmentationPrior | None = None
     edges: EdgesPrior | None = None
     palette: PalettePrior | None = None
+    generation: GenerationSettings = Field(default_factory=GenerationSettings)
 
     def priors(self) -> dict[PriorKind, Prior]:
         """The priors present, by kind, in a fixed order."""
