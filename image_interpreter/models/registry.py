@@ -1,0 +1,127 @@
+"""Model roles: what each part of the pipeline needs ("sd.base", "controlnet.pose"), and which
+model id fills it in each profile.
+
+Code asks for a role, never for a hub id, so switching profile (sd15, sdxl, tiny) or overriding one
+model in settings (`models = {"sd.base": "my/model"}`) changes every caller at once. Modules that
+introduce a role register it next to the code that uses it; the foundation's roles are below.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from image_interpreter.errors import ModelUnavailable
+from image_interpreter.settings import Profile, Settings
+
+
+@dataclass(frozen=True)
+class Role:
+    """One role's model id per profile; None where a profile has no model for it."""
+
+    name: str
+    sd15: str | None
+    sdxl: str | None
+    tiny: str | None
+    description: str
+
+    def for_profile(self, profile: Profile) -> str | None:
+        return {"sd15": self.sd15, "sdxl": self.sdxl, "tiny": self.tiny}[profile]
+
+
+_ROLES: dict[str, Role] = {}
+
+
+def register_role(
+    role: str,
+    *,
+    sd15: str | None,
+    sdxl: str | None,
+    tiny: str | None,
+    description: str,
+) -> Role:
+    """Declare a role. Registering the same thing twice (a module reload) is harmless; registering
+    a different thing under a taken name is a bug, so it raises."""
+    entry = Role(role, sd15, sdxl, tiny, description)
+    existing = _ROLES.get(role)
+    if existing is not None and existing != entry:
+        raise ValueError(f"Model role '{role}' is already registered differently: {existing}.")
+    _ROLES[role] = entry
+    return entry
+
+
+def roles() -> dict[str, Role]:
+    """Every registered role, by name (a copy)."""
+    return dict(_ROLES)
+
+
+def get_role(role: str) -> Role:
+    try:
+        return _ROLES[role]
+    except KeyError:
+        known = ", ".join(sorted(_ROLES)) or "none"
+        raise ModelUnavailable(f"Unknown model role '{role}'. Known roles: {known}.") from None
+
+
+def model_id(role: str, settings: Settings) -> str:
+    """The model id for `role`: the settings override if any, else the profile's id."""
+    entry = get_role(role)
+    override = settings.models.get(role)
+    if override:
+        return override
+    chosen = entry.for_profile(settings.profile)
+    if chosen is None:
+        raise ModelUnavailable(
+            f"Model role '{role}' ({entry.description}) has no default model in the"
+            f" '{settings.profile}' profile. Choose one with IMAGE_INTERPRETER_MODELS="
+            f'\'{{"{role}": "<hub id or folder>"}}\' or switch IMAGE_INTERPRETER_PROFILE.'
+        )
+    return chosen
+
+
+# One SDXL "union" ControlNet covers the modes without a dedicated SDXL model. It loads with
+# diffusers' ControlNetUnionModel (not ControlNetModel) and needs a control mode per image.
+_UNION_SDXL = "xinsir/controlnet-union-sdxl-1.0"
+
+register_role(
+    "sd.base",
+    sd15="stable-diffusion-v1-5/stable-diffusion-v1-5",
+    sdxl="stabilityai/stable-diffusion-xl-base-1.0",
+    tiny="tiny/sd-base",
+    description="full diffusers Stable Diffusion pipeline (unet, vae, text encoder, tokenizer,"
+    " scheduler)",
+)
+register_role(
+    "controlnet.pose",
+    sd15="lllyasviel/control_v11p_sd15_openpose",
+    sdxl="xinsir/controlnet-openpose-sdxl-1.0",
+    tiny="tiny/controlnet",
+    description="ControlNet conditioned on an OpenPose skeleton image",
+)
+register_role(
+    "controlnet.depth",
+    sd15="lllyasviel/control_v11f1p_sd15_depth",
+    sdxl="diffusers/controlnet-depth-sdxl-1.0",
+    tiny="tiny/controlnet",
+    description="ControlNet conditioned on a depth map",
+)
+register_role(
+    "controlnet.segmentation",
+    sd15="lllyasviel/control_v11p_sd15_seg",
+    sdxl=_UNION_SDXL,
+    tiny="tiny/controlnet",
+    description="ControlNet conditioned on a colour-coded (ADE20K palette) segmentation map",
+)
+register_role(
+    "controlnet.canny",
+    sd15="lllyasviel/control_v11p_sd15_canny",
+    sdxl="diffusers/controlnet-canny-sdxl-1.0",
+    tiny="tiny/controlnet",
+    description="ControlNet conditioned on Canny edges",
+)
+register_role(
+    "controlnet.lineart",
+    sd15="lllyasviel/control_v11p_sd15_lineart",
+    sdxl=_UNION_SDXL,
+    tiny="tiny/controlnet",
+    description="ControlNet conditioned on line art",
+)

@@ -1,0 +1,299 @@
+"""Tiny models: miniature, random-weight copies of the real architectures, built locally.
+
+The `tiny` profile points every role at one of these, so tests and demos run the real code paths
+(diffusers pipelines, ControlNet conditioning, tokenization) on a CPU in seconds, with no download.
+The images they make are noise-like; only shapes, plumbing and determinism are meaningful.
+
+Each builder writes a `save_pretrained` folder. `ensure_tiny` builds it once per machine into
+`settings.tiny_models_dir`, atomically, and reuses it afterwards. Modules that need another tiny
+model register its builder with `@tiny_model("tiny/<name>")` next to the code that uses it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import tempfile
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from image_interpreter.errors import ModelUnavailable
+from image_interpreter.settings import Settings
+
+if TYPE_CHECKING:
+    from diffusers import UNet2DConditionModel
+    from transformers import CLIPTokenizer
+
+TINY_PREFIX = "tiny/"
+TinyBuilder = Callable[[Path], None]
+
+_BUILDERS: dict[str, TinyBuilder] = {}
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
+_BUILD_LOCK = threading.Lock()  # one build at a time per process; other processes are handled
+
+
+def tiny_model(model_id: str) -> Callable[[TinyBuilder], TinyBuilder]:
+    """Register `build(folder)` as the builder of `model_id` ("tiny/<name>")."""
+    name = model_id.removeprefix(TINY_PREFIX)
+    if not model_id.startswith(TINY_PREFIX) or not _NAME.match(name):
+        raise ValueError(
+            f"Tiny model ids look like 'tiny/<name>', <name> a plain folder name: {model_id!r}"
+        )
+
+    def register(build: TinyBuilder) -> TinyBuilder:
+        existing = _BUILDERS.get(model_id)
+        if existing is not None and existing.__qualname__ != build.__qualname__:
+            raise ValueError(
+                f"Tiny model '{model_id}' already has a builder: {existing.__qualname__}."
+            )
+        _BUILDERS[model_id] = build
+        return build
+
+    return register
+
+
+def is_tiny(model_id: str) -> bool:
+    return model_id.startswith(TINY_PREFIX)
+
+
+def tiny_ids() -> list[str]:
+    return sorted(_BUILDERS)
+
+
+def ensure_tiny(model_id: str, settings: Settings) -> Path:
+    """The folder of tiny model `model_id`, built on first use.
+
+    The build goes into a temp folder beside the target and is renamed into place, so a crash
+    leaves no half-built model; if another process finished first, its copy wins and ours goes.
+    """
+    build = _BUILDERS.get(model_id)
+    if build is None:
+        known = ", ".join(tiny_ids()) or "none"
+        raise ModelUnavailable(f"There is no tiny model '{model_id}'. Known tiny models: {known}.")
+    root = settings.tiny_models_dir
+    target = root / model_id.removeprefix(TINY_PREFIX)
+    if _complete(target):
+        return target
+    with _BUILD_LOCK:
+        if _complete(target):
+            return target
+        try:
+            root.mkdir(parents=True, exist_ok=True)
+            tmp = Path(tempfile.mkdtemp(dir=root, prefix=f".tmp-{target.name}-"))
+        except OSError as exc:
+            raise _build_failed(model_id, root, exc) from exc
+        try:
+            build(tmp)
+            _fsync_tree(tmp)
+            try:
+                os.rename(tmp, target)  # replaces at most an empty folder
+            except OSError:
+                if not _complete(target):
+                    raise
+                shutil.rmtree(tmp, ignore_errors=True)  # another process won the race
+            _fsync_dir(root)
+        except OSError as exc:
+            raise _build_failed(model_id, root, exc) from exc
+        finally:
+            if tmp.exists():
+                shutil.rmtree(tmp, ignore_errors=True)
+    return target
+
+
+def _complete(folder: Path) -> bool:
+    """Only finished builds are ever renamed into place, so any non-empty folder is one."""
+    return folder.is_dir() and any(folder.iterdir())
+
+
+def _build_failed(model_id: str, root: Path, exc: OSError) -> ModelUnavailable:
+    return ModelUnavailable(
+        f"Could not build tiny model '{model_id}' in {root} ({exc}). Check that the folder is"
+        " writable and has space, or point IMAGE_INTERPRETER_TINY_DIR elsewhere."
+    )
+
+
+def _fsync_tree(folder: Path) -> None:
+    for path in sorted(folder.rglob("*"), reverse=True):
+        if path.is_file():
+            with path.open("rb") as handle:
+                os.fsync(handle.fileno())
+        elif path.is_dir():
+            _fsync_dir(path)
+    _fsync_dir(folder)
+
+
+def _fsync_dir(folder: Path) -> None:
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:  # some platforms cannot open folders; the rename is still atomic there
+        return
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+@contextmanager
+def _seeded(seed: int) -> Iterator[None]:
+    """Fixed weights on every machine, without disturbing the caller's random state."""
+    import torch
+
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        yield
+
+
+# --- the foundation's tiny models -------------------------------------------------------------
+# Sizes follow diffusers' own miniature test components. With two VAE blocks the VAE downsamples
+# by 2 (not 8): the default image is 64 px, and 64-128 px keeps everything fast.
+
+_MAX_TOKENS = 77  # CLIP's context length, which the SD pipelines pad prompts to
+
+
+def _tiny_unet() -> UNet2DConditionModel:
+    from diffusers import UNet2DConditionModel
+
+    with _seeded(0):
+        return UNet2DConditionModel(
+            sample_size=32,
+            in_channels=4,
+            out_channels=4,
+            down_block_types=("DownBlock2D", "CrossAttnDownBlock2D"),
+            up_block_types=("CrossAttnUpBlock2D", "UpBlock2D"),
+            block_out_channels=(32, 64),
+            layers_per_block=2,
+            attention_head_dim=(2, 4),
+            norm_num_groups=32,
+            cross_attention_dim=32,
+        )
+
+
+def _bytes_to_unicode() -> dict[int, str]:
+    """GPT-2/CLIP's byte-level alphabet: printable bytes map to themselves, the rest to 256+."""
+    printable = [*range(ord("!"), ord("~") + 1), *range(ord("¡"), ord("¬") + 1)]
+    printable += range(ord("®"), ord("ÿ") + 1)
+    mapping = {b: chr(b) for b in printable}
+    extra = 0
+    for b in range(256):
+        if b not in mapping:
+            mapping[b] = chr(256 + extra)
+            extra += 1
+    return dict(sorted(mapping.items()))
+
+
+# A handful of merges so common words become single tokens; everything else falls back to bytes.
+_MERGES = [
+    ("t", "h"),
+    ("th", "e</w>"),
+    ("o", "f</w>"),
+    ("a", "n"),
+    ("an", "d</w>"),
+    ("i", "n"),
+    ("p", "h"),
+    ("o", "t"),
+    ("ph", "ot"),
+    ("phot", "o</w>"),
+]
+
+
+def _tiny_tokenizer() -> CLIPTokenizer:
+    """A real CLIP BPE tokenizer with a 500-odd token vocabulary, written out and loaded back."""
+    from transformers import CLIPTokenizer
+
+    alphabet = list(_bytes_to_unicode().values())
+    tokens = alphabet + [f"{c}</w>" for c in alphabet] + ["".join(m) for m in _MERGES]
+    tokens += ["<|startoftext|>", "<|endoftext|>"]
+    with tempfile.TemporaryDirectory() as scratch:
+        folder = Path(scratch)
+        vocab = {token: index for index, token in enumerate(tokens)}
+        (folder / "vocab.json").write_text(json.dumps(vocab, ensure_ascii=False), encoding="utf-8")
+        merges = "#version: 0.2\n" + "".join(f"{a} {b}\n" for a, b in _MERGES)
+        (folder / "merges.txt").write_text(merges, encoding="utf-8")
+        return CLIPTokenizer.from_pretrained(folder, model_max_length=_MAX_TOKENS)
+
+
+@tiny_model("tiny/sd-base")
+def build_sd_base(folder: Path) -> None:
+    """A Stable Diffusion 1.x-style pipeline: UNet, VAE, CLIP text encoder, tokenizer, DDIM."""
+    from diffusers import AutoencoderKL, DDIMScheduler, StableDiffusionPipeline
+    from transformers import CLIPTextConfig, CLIPTextModel
+
+    tokenizer = _tiny_tokenizer()
+    unet = _tiny_unet()
+    with _seeded(1):
+        vae = AutoencoderKL(
+            in_channels=3,
+            out_channels=3,
+            down_block_types=("DownEncoderBlock2D", "DownEncoderBlock2D"),
+            up_block_types=("UpDecoderBlock2D", "UpDecoderBlock2D"),
+            block_out_channels=(32, 64),
+            layers_per_block=1,
+            latent_channels=4,
+            norm_num_groups=32,
+            sample_size=64,
+        )
+    with _seeded(2):
+        text_encoder = CLIPTextModel(
+            CLIPTextConfig(
+                vocab_size=len(tokenizer),
+                hidden_size=32,
+                intermediate_size=37,
+                num_hidden_layers=2,
+                num_attention_heads=4,
+                max_position_embeddings=_MAX_TOKENS,
+                projection_dim=32,
+                layer_norm_eps=1e-5,
+                bos_token_id=tokenizer.bos_token_id,
+                eos_token_id=tokenizer.eos_token_id,
+                pad_token_id=tokenizer.pad_token_id,
+            )
+        )
+    scheduler = DDIMScheduler(
+        beta_start=0.00085,
+        beta_end=0.012,
+        beta_schedule="scaled_linear",
+        clip_sample=False,
+        set_alpha_to_one=False,
+        steps_offset=1,
+    )
+    pipe = StableDiffusionPipeline(
+        vae=vae,
+        text_encoder=text_encoder,
+        tokenizer=tokenizer,
+        unet=unet,
+        scheduler=scheduler,
+        safety_checker=None,
+        feature_extractor=None,
+        requires_safety_checker=False,
+    )
+    pipe.save_pretrained(folder, safe_serialization=True)
+
+
+@tiny_model("tiny/controlnet")
+def build_controlnet(folder: Path) -> None:
+    """A ControlNet for the tiny UNet, standing in for every ControlNet role.
+
+    A real ControlNet starts with zeroed output convolutions; left that way the control image
+    would change nothing, so they get small random weights and conditioning visibly matters.
+    """
+    import torch
+    from diffusers import ControlNetModel
+
+    controlnet = ControlNetModel.from_unet(
+        _tiny_unet(), conditioning_embedding_out_channels=(16, 32)
+    )
+    zeroed = [
+        *controlnet.controlnet_down_blocks,
+        controlnet.controlnet_mid_block,
+        controlnet.controlnet_cond_embedding.conv_out,
+    ]
+    with _seeded(3), torch.no_grad():
+        for conv in zeroed:
+            torch.nn.init.normal_(conv.weight, std=0.5)
+            torch.nn.init.zeros_(conv.bias)
+    controlnet.save_pretrained(folder, safe_serialization=True)
