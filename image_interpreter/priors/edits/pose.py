@@ -1,0 +1,146 @@
+"""Pose edits: rotate a limb, apply a named pose preset, or move one joint.
+
+Rotations turn a limb about its proximal joint (the upper arm about the shoulder, the head about
+the neck), keep every bone's length, and carry everything beyond it: the elbow, wrist and whole
+hand move with the upper arm. Degrees are counter-clockwise as seen in the picture. Joints stop
+at anatomical limits (an elbow or knee flexes 0 to 160°; a knee never bends forwards); a rotation
+past a limit stops there, and `describe` says so.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field, model_validator
+
+from image_interpreter.priors.edits import kinematics as kin
+from image_interpreter.priors.edits import presets
+from image_interpreter.priors.edits.base import (
+    EditBase,
+    PersonNumber,
+    aspect,
+    degrees_text,
+    person_at,
+    register_edit,
+    replace_person,
+)
+from image_interpreter.priors.joints import BodyJoint
+from image_interpreter.priors.schema import Point, PriorSet
+
+LimbName = Literal[
+    "left_upper_arm", "right_upper_arm", "left_forearm", "right_forearm",
+    "left_hand", "right_hand",
+    "left_thigh", "right_thigh", "left_shin", "right_shin",
+    "head",
+]  # fmt: skip
+
+PresetName = Literal[
+    "raise_arm", "lower_arm", "arm_over_head", "arm_out", "bend_elbow", "straighten_elbow",
+    "hands_on_hips", "wave", "bend_knee", "straighten_knee", "tilt_head",
+]  # fmt: skip
+
+# What `amount` means for each preset; presets missing here take no amount.
+PRESET_AMOUNTS: dict[str, tuple[str, float, float]] = {
+    "raise_arm": ("degrees above horizontal the arm points", 1.0, 90.0),
+    "bend_elbow": ("elbow flexion in degrees", 1.0, 160.0),
+    "bend_knee": ("knee flexion in degrees", 1.0, 160.0),
+    "tilt_head": ("degrees the head tilts towards that shoulder", -70.0, 70.0),
+}
+
+
+@register_edit
+class RotateLimb(EditBase):
+    """Turn one limb about its proximal joint by `degrees`, counter-clockwise as seen in the
+    picture (negative: clockwise). Limbs: upper arm (shoulder), forearm (elbow), hand (wrist),
+    thigh (hip), shin (knee), head (neck). Everything beyond the limb moves with it."""
+
+    op: Literal["rotate_limb"] = "rotate_limb"
+    person: int = PersonNumber
+    limb: LimbName
+    degrees: float = Field(ge=-360.0, le=360.0)
+
+    def _run(self, priors: PriorSet, notes: list[str]) -> PriorSet:
+        person = person_at(priors, self.person)
+        moved = kin.rotate_limb(person, self.limb, self.degrees, aspect(priors), notes)
+        return replace_person(priors, self.person, moved)
+
+    def summary(self) -> str:
+        sense = "counter-clockwise" if self.degrees >= 0 else "clockwise"
+        limb = self.limb.replace("_", " ")
+        return f"rotated person {self.person}'s {limb} {degrees_text(abs(self.degrees))} {sense}"
+
+
+@register_edit
+class PosePreset(EditBase):
+    """A named pose change for one side, the other, or both (left and right are the subject's
+    own). Presets: raise_arm (straight arm pointing `amount`° above horizontal, default 45, or
+    higher than it already is), lower_arm (hanging down), arm_over_head (wrist above the head),
+    arm_out (horizontal, to the side), bend_elbow / bend_knee (`amount` = flexion, default 90),
+    straighten_elbow / straighten_knee, hands_on_hips, wave (upper arm out, forearm up),
+    tilt_head (`amount`° towards `side`'s shoulder, default 15; side must be left or right)."""
+
+    op: Literal["pose_preset"] = "pose_preset"
+    person: int = PersonNumber
+    preset: PresetName
+    side: Literal["left", "right", "both"] = "both"
+    amount: float | None = Field(None, description="Preset-specific; see PRESET_AMOUNTS.")
+
+    @model_validator(mode="after")
+    def _amount_fits(self) -> PosePreset:
+        if self.preset == "tilt_head" and self.side == "both":
+            raise ValueError(
+                "tilt_head needs side 'left' or 'right': the shoulder the head tilts towards"
+            )
+        if self.amount is None:
+            return self
+        spec = PRESET_AMOUNTS.get(self.preset)
+        if spec is None:
+            raise ValueError(f"the {self.preset} preset takes no amount")
+        meaning, low, high = spec
+        if not low <= self.amount <= high:
+            raise ValueError(
+                f"{self.preset}: amount is the {meaning}, from {low:g} to {high:g};"
+                f" got {self.amount:g}"
+            )
+        return self
+
+    def _run(self, priors: PriorSet, notes: list[str]) -> PriorSet:
+        person = person_at(priors, self.person)
+        moved = presets.pose_preset(
+            person, self.preset, self.side, self.amount, aspect(priors), notes
+        )
+        return replace_person(priors, self.person, moved)
+
+    def summary(self) -> str:
+        return presets.preset_summary(self.person, self.preset, self.side, self.amount)
+
+
+@register_edit
+class MoveJoint(EditBase):
+    """Move one body joint `to` a point or `by` an offset (normalised coordinates). Only that
+    joint moves, except that a hand follows its wrist and a foot its ankle. `to` may place a
+    joint that was not seen; `by` needs one that was."""
+
+    op: Literal["move_joint"] = "move_joint"
+    person: int = PersonNumber
+    joint: BodyJoint
+    to: Point | None = None
+    by: Point | None = None
+
+    @model_validator(mode="after")
+    def _one_target(self) -> MoveJoint:
+        if (self.to is None) == (self.by is None):
+            raise ValueError("give exactly one of `to` (a point) or `by` (an offset)")
+        return self
+
+    def _run(self, priors: PriorSet, notes: list[str]) -> PriorSet:
+        person = person_at(priors, self.person)
+        moved = kin.move_joint(person, self.joint, self.to, self.by, self.person)
+        return replace_person(priors, self.person, moved)
+
+    def summary(self) -> str:
+        joint = self.joint.replace("_", " ")
+        if self.to is not None:
+            return f"moved person {self.person}'s {joint} to ({self.to.x:.2f}, {self.to.y:.2f})"
+        assert self.by is not None
+        return f"moved person {self.person}'s {joint} by ({self.by.x:+.2f}, {self.by.y:+.2f})"
