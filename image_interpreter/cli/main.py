@@ -65,22 +65,10 @@ def _register_commands() -> None:
 def run() -> None:
     """Console entry point: user-facing errors print as one line, not a traceback."""
     try:
-        app(standalone_mode=False)
+        app()
     except ImageInterpreterError as exc:
         err_console.print(f"[bold red]Error:[/] {exc}", highlight=False)
         sys.exit(1)
-    except typer.Exit as exc:
-        sys.exit(exc.exit_code)
-    except typer.Abort:
-        err_console.print("Aborted.")
-        sys.exit(1)
-    except Exception as exc:  # click's usage errors
-        import click
-
-        if isinstance(exc, click.ClickException):
-            exc.show()
-            sys.exit(exc.exit_code)
-        raise
 
 
 _register_commands()

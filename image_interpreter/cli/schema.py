@@ -54,4 +54,7 @@ def validate(path: Annotated[Path, typer.Argument(help="A PriorSet JSON file.")]
     kinds = ", ".join(
         f"{kind}{'' if prior.enabled else ' (off)'}" for kind, prior in priors.priors().items()
     )
-    console.print(f"{path}: valid PriorSet, version {priors.version}; priors: {kinds or 'none'}")
+    console.print(
+        f"{path}: valid PriorSet, version {priors.version}; priors: {kinds or 'none'}",
+        soft_wrap=True,
+    )
