@@ -277,7 +277,12 @@ def test_bad_input_leaves_the_state_as_it_was(store):
         session.choose(1, 0)
     assert session.state() == before
 
-    session.record_generation(1, {}, [{"sha256": foreign.ref.sha256, "seed": 1}])
+    with pytest.raises(SessionError, match="does not have"):
+        session.record_generation(1, {}, [{"sha256": foreign.ref.sha256, "seed": 1}])
+    assert session.state() == before
+
+    mine = session.put_artifact(png((3, 3, 3)))
+    session.record_generation(1, {}, [{"sha256": mine, "seed": 1}])
     generation_state = session.state()
     with pytest.raises(SessionError, match="candidates 0 to 0; there is no candidate 3"):
         session.choose(1, 3)
@@ -351,6 +356,18 @@ def test_a_session_cannot_read_another_sessions_artifacts(store, tmp_path):
     assert bob.add_image(png((255, 0, 0))).ref.sha256 == secret
     assert sorted((tmp_path / "artifacts").rglob("*")) == files_before
     assert bob.read_artifact(secret) == alice.read_artifact(secret)
+    with pytest.raises(SessionError):
+        bob.read_artifact(private)
+
+    # knowing a hash is not enough: priors naming Alice's map cannot be committed by Bob
+    bob_priors = PriorSet.model_validate(
+        {
+            "source": bob.image("img1").ref.model_dump(),
+            "depth": {"map": {"sha256": private}},
+        }
+    )
+    with pytest.raises(SessionError, match="does not have"):
+        bob.commit(bob_priors)
     with pytest.raises(SessionError):
         bob.read_artifact(private)
 

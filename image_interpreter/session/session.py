@@ -150,7 +150,7 @@ class Session:
                 )
             )
             self._move(conn, number, redo=[])
-            _link(conn, self.id, stored.artifacts())
+            _require_links(conn, self.id, stored.artifacts(), "The priors")
         return stored
 
     def version(self, number: int) -> PriorSet:
@@ -273,7 +273,7 @@ class Session:
             conn.execute(
                 insert(t.generations).values(session_id=self.id, **_generation_row(record))
             )
-            _link(conn, self.id, [c.sha256 for c in record.candidates])
+            _require_links(conn, self.id, [c.sha256 for c in record.candidates], "The candidates")
         return record
 
     def choose(self, generation_id: int, candidate: int) -> GenerationRecord:
@@ -451,6 +451,23 @@ def _link(conn: Connection, session_id: str, hashes: Iterable[str]) -> None:
     if missing:
         conn.execute(
             insert(t.artifact_links), [{"session_id": session_id, "sha256": s} for s in missing]
+        )
+
+
+def _require_links(conn: Connection, session_id: str, hashes: Iterable[str], what: str) -> None:
+    """Refuse references to artifacts this session was never given.
+
+    Knowing a hash must not be enough to read another session's file: artifacts enter a session
+    only through `add_image` and `put_artifact`. The message is the same whether or not the
+    artifact exists elsewhere."""
+    wanted = set(hashes)
+    if not wanted:
+        return
+    missing = sorted(wanted - set(_links(conn, session_id)))
+    if missing:
+        raise SessionError(
+            f"{what} refer to artifact {missing[0][:12]}, which this session does not have."
+            " Store arrays and images through the session (put_artifact) before referring to them."
         )
 
 
