@@ -13,6 +13,7 @@ import re
 import tempfile
 from pathlib import Path
 
+from image_interpreter.durable import fsync_dir
 from image_interpreter.errors import ArtifactError
 
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
@@ -50,7 +51,7 @@ class ArtifactStore:
         except BaseException:
             Path(tmp).unlink(missing_ok=True)
             raise
-        _fsync_dir(target.parent)
+        fsync_dir(target.parent)
         return sha
 
     def get(self, sha256: str) -> bytes:
@@ -76,14 +77,3 @@ class ArtifactStore:
     @staticmethod
     def _intact(path: Path, sha256: str) -> bool:
         return sha256_of(path.read_bytes()) == sha256
-
-
-def _fsync_dir(folder: Path) -> None:
-    try:
-        fd = os.open(folder, os.O_RDONLY)
-    except OSError:  # some platforms cannot open folders; the rename is still atomic there
-        return
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)

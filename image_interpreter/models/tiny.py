@@ -22,6 +22,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from image_interpreter.durable import fsync_dir, fsync_tree
 from image_interpreter.errors import ModelUnavailable
 from image_interpreter.settings import Settings
 
@@ -89,14 +90,14 @@ def ensure_tiny(model_id: str, settings: Settings) -> Path:
             raise _build_failed(model_id, root, exc) from exc
         try:
             build(tmp)
-            _fsync_tree(tmp)
+            fsync_tree(tmp)
             try:
                 os.rename(tmp, target)  # replaces at most an empty folder
             except OSError:
                 if not _complete(target):
                     raise
                 shutil.rmtree(tmp, ignore_errors=True)  # another process won the race
-            _fsync_dir(root)
+            fsync_dir(root)
         except OSError as exc:
             raise _build_failed(model_id, root, exc) from exc
         finally:
@@ -115,27 +116,6 @@ def _build_failed(model_id: str, root: Path, exc: OSError) -> ModelUnavailable:
         f"Could not build tiny model '{model_id}' in {root} ({exc}). Check that the folder is"
         " writable and has space, or point IMAGE_INTERPRETER_TINY_DIR elsewhere."
     )
-
-
-def _fsync_tree(folder: Path) -> None:
-    for path in sorted(folder.rglob("*"), reverse=True):
-        if path.is_file():
-            with path.open("rb") as handle:
-                os.fsync(handle.fileno())
-        elif path.is_dir():
-            _fsync_dir(path)
-    _fsync_dir(folder)
-
-
-def _fsync_dir(folder: Path) -> None:
-    try:
-        fd = os.open(folder, os.O_RDONLY)
-    except OSError:  # some platforms cannot open folders; the rename is still atomic there
-        return
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 @contextmanager

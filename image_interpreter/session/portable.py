@@ -17,6 +17,7 @@ from pydantic import ValidationError
 from sqlalchemy import Connection, insert
 
 from image_interpreter.artifacts.store import ArtifactStore
+from image_interpreter.durable import fsync_dir, fsync_tree
 from image_interpreter.errors import ImageRejected, SessionError
 from image_interpreter.images import load_image
 from image_interpreter.session import tables as t
@@ -44,9 +45,11 @@ def write_folder(state: SessionState, artifacts: ArtifactStore, folder: Path) ->
         for sha in state.artifacts:
             (work / ARTIFACTS_DIR / sha).write_bytes(artifacts.get(sha))
         (work / STATE_FILE).write_text(state.model_dump_json(indent=2), encoding="utf-8")
+        fsync_tree(work)
         if folder.exists():
             folder.rmdir()
         work.rename(folder)
+        fsync_dir(folder.parent)
     except BaseException:
         shutil.rmtree(work, ignore_errors=True)
         raise
