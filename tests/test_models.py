@@ -25,6 +25,7 @@ from image_interpreter.models import (
     resolve_device,
     resolve_dtype,
     roles,
+    tiny_path,
 )
 from image_interpreter.models import tiny as tiny_module
 from image_interpreter.settings import Settings, load_settings
@@ -203,7 +204,7 @@ def test_tiny_controlnet_conditions_generation(controlnet_pipe):
 
 def test_all_controlnet_roles_share_one_tiny_model(tiny_settings):
     folders = {resolve(role, tiny_settings) for role in CONTROLNET_ROLES}
-    assert folders == {tiny_settings.tiny_models_dir / "controlnet"}
+    assert folders == {tiny_path("tiny/controlnet", tiny_settings)}
 
 
 def test_a_second_ensure_tiny_reuses_the_build(base, tiny_settings):
@@ -236,16 +237,15 @@ def test_a_crashed_build_leaves_nothing_behind(tmp_path, monkeypatch):
 
 def test_losing_a_build_race_keeps_the_winners_copy(tmp_path, monkeypatch):
     settings = _settings(tmp_path)
-    target = settings.tiny_models_dir / "test-race"
-
     def finish_after_a_rival(folder: Path) -> None:
         (folder / "mine.bin").write_bytes(b"mine")
         target.mkdir()
         (target / "theirs.bin").write_bytes(b"theirs")
 
     monkeypatch.setitem(tiny_module._BUILDERS, "tiny/test-race", finish_after_a_rival)
+    target = tiny_path("tiny/test-race", settings)
     assert ensure_tiny("tiny/test-race", settings) == target
-    assert sorted(p.name for p in settings.tiny_models_dir.iterdir()) == ["test-race"]
+    assert sorted(p.name for p in settings.tiny_models_dir.iterdir()) == [target.name]
     assert [p.name for p in target.iterdir()] == ["theirs.bin"]
 
 
@@ -288,7 +288,7 @@ def test_hub_ids_load_through_the_configured_cache_and_tiny_folders_do_not(
         {"cache_dir": tmp_path / "hf", "local_files_only": True, "subfolder": "unet"},
     )
     load_pretrained(recorder, "controlnet.pose", tiny_settings)
-    assert recorder.calls[-1] == (tiny_settings.tiny_models_dir / "controlnet", {})
+    assert recorder.calls[-1] == (tiny_path("tiny/controlnet", tiny_settings), {})
 
 
 def test_the_hubs_own_offline_switch_is_honoured(tmp_path, recorder, monkeypatch):

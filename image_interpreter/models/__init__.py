@@ -9,7 +9,7 @@ from image_interpreter.models.loading import (
     resolve_dtype,
 )
 from image_interpreter.models.registry import Role, get_role, model_id, register_role, roles
-from image_interpreter.models.tiny import ensure_tiny, is_tiny, tiny_ids, tiny_model
+from image_interpreter.models.tiny import ensure_tiny, is_tiny, tiny_ids, tiny_model, tiny_path
 
 __all__ = [
     "Role",
@@ -26,4 +26,5 @@ __all__ = [
     "roles",
     "tiny_ids",
     "tiny_model",
+    "tiny_path",
 ]

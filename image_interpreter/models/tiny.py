@@ -5,20 +5,28 @@ The `tiny` profile points every role at one of these, so tests and demos run the
 The images they make are noise-like; only shapes, plumbing and determinism are meaningful.
 
 Each builder writes a `save_pretrained` folder. `ensure_tiny` builds it once per machine into
-`settings.tiny_models_dir`, atomically, and reuses it afterwards. Modules that need another tiny
-model register its builder with `@tiny_model("tiny/<name>")` next to the code that uses it.
+`settings.tiny_models_dir`, atomically, and reuses it afterwards. The folder name carries a
+fingerprint of the builder's module and the library versions, so changing a tiny architecture (or
+upgrading diffusers) builds a fresh copy instead of silently reusing a stale one. Modules that
+need another tiny model register its builder with `@tiny_model("tiny/<name>")` next to the
+code that uses it.
 """
 
 from __future__ import annotations
 
+import hashlib
+import inspect
 import json
 import os
 import re
 import shutil
+import sys
 import tempfile
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from functools import cache
+from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -72,12 +80,9 @@ def ensure_tiny(model_id: str, settings: Settings) -> Path:
     The build goes into a temp folder beside the target and is renamed into place, so a crash
     leaves no half-built model; if another process finished first, its copy wins and ours goes.
     """
-    build = _BUILDERS.get(model_id)
-    if build is None:
-        known = ", ".join(tiny_ids()) or "none"
-        raise ModelUnavailable(f"There is no tiny model '{model_id}'. Known tiny models: {known}.")
+    build = _builder(model_id)
     root = settings.tiny_models_dir
-    target = root / model_id.removeprefix(TINY_PREFIX)
+    target = tiny_path(model_id, settings)
     if _complete(target):
         return target
     with _BUILD_LOCK:
@@ -104,6 +109,37 @@ def ensure_tiny(model_id: str, settings: Settings) -> Path:
             if tmp.exists():
                 shutil.rmtree(tmp, ignore_errors=True)
     return target
+
+
+def tiny_path(model_id: str, settings: Settings) -> Path:
+    """Where tiny model `model_id` is (or will be) built: `<name>-<fingerprint>`."""
+    name = model_id.removeprefix(TINY_PREFIX)
+    return settings.tiny_models_dir / f"{name}-{_fingerprint(_builder(model_id))}"
+
+
+def _builder(model_id: str) -> TinyBuilder:
+    build = _BUILDERS.get(model_id)
+    if build is None:
+        known = ", ".join(tiny_ids()) or "none"
+        raise ModelUnavailable(f"There is no tiny model '{model_id}'. Known tiny models: {known}.")
+    return build
+
+
+@cache
+def _fingerprint(build: TinyBuilder) -> str:
+    module = sys.modules.get(build.__module__)
+    try:
+        source = inspect.getsource(module) if module else build.__qualname__
+    except (OSError, TypeError):
+        source = build.__qualname__
+    versions = []
+    for package in ("diffusers", "transformers", "torch"):
+        try:
+            versions.append(f"{package}={version(package)}")
+        except PackageNotFoundError:
+            versions.append(f"{package}=none")
+    text = "\n".join([build.__qualname__, source, *versions])
+    return hashlib.sha256(text.encode()).hexdigest()[:10]
 
 
 def _complete(folder: Path) -> bool:
