@@ -35,3 +35,7 @@ class SettingsError(ImageInterpreterError):
 
 class EditError(ImageInterpreterError):
     """An edit cannot apply to these priors (no such person, joint, prior; out of range)."""
+
+
+class ExtractionError(ImageInterpreterError):
+    """An extractor is unknown, got bad parameters, or failed on this image."""

@@ -290,9 +290,7 @@ class PriorSet(Model):
 
     def artifacts(self) -> set[str]:
         """Every artifact hash this PriorSet refers to (for export and access control)."""
-        found = {self.source.sha256}
-        _collect_hashes(self.model_dump(), found)
-        return found
+        return referenced_artifacts(self)
 
     def to_json(self, indent: int | None = 2) -> str:
         return self.model_dump_json(indent=indent, exclude_defaults=False)
@@ -300,6 +298,13 @@ class PriorSet(Model):
     @classmethod
     def from_json(cls, text: str | bytes) -> PriorSet:
         return cls.model_validate_json(text)
+
+
+def referenced_artifacts(model: BaseModel) -> set[str]:
+    """Every artifact hash a model (PriorSet, prior, object) refers to, however deeply nested."""
+    found: set[str] = set()
+    _collect_hashes(model.model_dump(), found)
+    return found
 
 
 def _collect_hashes(value: Any, found: set[str]) -> None:
