@@ -4,6 +4,7 @@ random-weight stand-ins that let everything run on a CPU without downloads."""
 from image_interpreter.models.loading import (
     hub_cache_dir,
     load_pretrained,
+    load_with,
     resolve,
     resolve_device,
     resolve_dtype,
@@ -18,6 +19,7 @@ __all__ = [
     "hub_cache_dir",
     "is_tiny",
     "load_pretrained",
+    "load_with",
     "model_id",
     "register_role",
     "resolve",

@@ -9,6 +9,7 @@ the model, where it was looked for, and the two ways out: download it, or use th
 from __future__ import annotations
 
 import importlib
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
@@ -107,27 +108,38 @@ class _Pretrained(Protocol):
 
 
 T = TypeVar("T", bound=_Pretrained)
+R = TypeVar("R")
 
 
 def load_pretrained(loader: type[T], role: str, settings: Settings, **kwargs: Any) -> T:
     """`loader.from_pretrained` on the model for `role`, from the configured hub cache (and no
     further than it when offline). Missing weights raise one `ModelUnavailable` saying how to get
     them; anything else (a bad keyword, a bug) propagates unchanged."""
-    target = resolve(role, settings)
-    if isinstance(target, Path):
-        try:
+
+    def load(target: str | Path) -> T:
+        if isinstance(target, Path):
             return loader.from_pretrained(target, **kwargs)
-        except _missing_errors() as exc:
+        return loader.from_pretrained(
+            target, cache_dir=settings.hf_cache_dir, local_files_only=_offline(settings), **kwargs
+        )
+
+    return load_with(load, role, settings)
+
+
+def load_with(load: Callable[[str | Path], R], role: str, settings: Settings) -> R:
+    """`load(target)` for libraries without `from_pretrained` (torchvision weights, SAM
+    checkpoints, torch.hub): `target` is a local folder (tiny or override) or the model id, and
+    missing weights raise the same one `ModelUnavailable` as `load_pretrained`."""
+    target = resolve(role, settings)
+    try:
+        return load(target)
+    except _missing_errors() as exc:
+        if isinstance(target, Path):
             raise ModelUnavailable(
                 f"Model folder {target} (role '{role}') could not be loaded ({_reason(exc)})."
                 " It may be incomplete: delete it (a tiny model is rebuilt on next use) or"
                 " download it again."
             ) from exc
-    try:
-        return loader.from_pretrained(
-            target, cache_dir=settings.hf_cache_dir, local_files_only=_offline(settings), **kwargs
-        )
-    except _missing_errors() as exc:
         raise _unavailable(target, role, settings, exc) from exc
 
 
