@@ -115,7 +115,8 @@ assert set(get_args(get_args(Edit)[0])) == set(EDIT_TYPES.values()), "Edit union
 def _problem(error: ValidationError) -> str:
     parts = []
     for item in error.errors()[:3]:
-        where = ".".join(str(p) for p in item["loc"]) or "edit"
+        loc = item["loc"][1:] if item["loc"] and item["loc"][0] in EDIT_TYPES else item["loc"]
+        where = ".".join(str(p) for p in loc) or "edit"
         parts.append(f"{where}: {item['msg']}")
     return "; ".join(parts)
 
@@ -129,7 +130,8 @@ def parse_edit(data: Mapping[str, Any] | str | bytes | EditBase) -> EditBase:
             return EDIT_ADAPTER.validate_json(data)
         return EDIT_ADAPTER.validate_python(data)
     except ValidationError as error:
-        op = data.get("op") if isinstance(data, Mapping) else None
+        tags = [e["loc"][0] for e in error.errors() if e["loc"] and e["loc"][0] in EDIT_TYPES]
+        op = tags[0] if tags else data.get("op") if isinstance(data, Mapping) else None
         known = ", ".join(sorted(EDIT_TYPES))
         hint = "" if op in EDIT_TYPES else f" Known ops: {known}."
         name = f" {op!r}" if op else ""

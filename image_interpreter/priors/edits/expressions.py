@@ -40,10 +40,16 @@ class SetExpression(EditBase):
         return replace_person(priors, self.person, changed)
 
     def summary(self) -> str:
-        what = self.expression.replace("_", " ")
-        if self.expression == "neutral":
-            return f"gave person {self.person} a neutral expression"
-        strength = "" if self.amount == 1.0 else f" ({self.amount:.0%})"
+        who, n = f"person {self.person}'s", self.person
         if self.amount == 0:
-            return f"took away person {self.person}'s {what}"
-        return f"gave person {self.person} a {what}{strength}"
+            phrase = {"smile": f"took away {who} smile", "open_mouth": f"closed {who} mouth",
+                      "closed_eyes": f"opened {who} eyes", "raised_brows": f"lowered {who} brows",
+                      "frown": f"took away {who} frown",
+                      "neutral": f"left {who} expression as it was"}  # fmt: skip
+            return phrase[self.expression]
+        phrase = {"smile": f"made person {n} smile", "open_mouth": f"opened {who} mouth",
+                  "closed_eyes": f"closed {who} eyes", "raised_brows": f"raised {who} eyebrows",
+                  "frown": f"made person {n} frown",
+                  "neutral": f"gave person {n} a neutral expression"}  # fmt: skip
+        strength = "" if self.amount == 1.0 else f" (at {self.amount:.0%})"
+        return phrase[self.expression] + strength

@@ -9,7 +9,7 @@ past a limit stops there, and `describe` says so.
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Literal, get_args
 
 from pydantic import Field, model_validator
 
@@ -47,6 +47,9 @@ PRESET_AMOUNTS: dict[str, tuple[str, float, float]] = {
     "tilt_head": ("degrees the head tilts towards that shoulder", -70.0, 70.0),
 }
 
+assert set(get_args(LimbName)) == set(kin.LIMBS), "LimbName != kinematics.LIMBS"
+assert set(get_args(PresetName)) == set(presets.PRESETS), "PresetName != presets.PRESETS"
+
 
 @register_edit
 class RotateLimb(EditBase):
@@ -61,7 +64,7 @@ class RotateLimb(EditBase):
 
     def _run(self, priors: PriorSet, notes: list[str]) -> PriorSet:
         person = person_at(priors, self.person)
-        moved = kin.rotate_limb(person, self.limb, self.degrees, aspect(priors), notes)
+        moved = kin.rotate_limb(person, self.limb, self.degrees, aspect(priors), notes, self.person)
         return replace_person(priors, self.person, moved)
 
     def summary(self) -> str:
@@ -107,7 +110,7 @@ class PosePreset(EditBase):
     def _run(self, priors: PriorSet, notes: list[str]) -> PriorSet:
         person = person_at(priors, self.person)
         moved = presets.pose_preset(
-            person, self.preset, self.side, self.amount, aspect(priors), notes
+            person, self.preset, self.side, self.amount, aspect(priors), notes, self.person
         )
         return replace_person(priors, self.person, moved)
 
