@@ -160,19 +160,22 @@ def apply_all(edits: Iterable[EditBase | Mapping[str, Any]], priors: PriorSet) -
     edits = list(edits)
     result = priors
     for number, edit in enumerate(edits, 1):
+        what = ""
         try:
-            result = apply(edit, result)
+            parsed = parse_edit(edit)
+            what = f" ({parsed.summary()})"
+            result = apply(parsed, result)
         except EditError as error:
-            what = describe(edit) if isinstance(edit, EditBase) else "an invalid edit"
             raise EditError(
-                f"Edit {number} of {len(edits)} ({what}) failed, so none were applied: {error}"
+                f"Edit {number} of {len(edits)}{what} failed, so none were applied: {error}"
             ) from None
     return result
 
 
 def describe(edit: EditBase | Mapping[str, Any], priors: PriorSet | None = None) -> str:
     """One short sentence for the user ("rotated person 1's left forearm 30° clockwise"). Given
-    the priors it applies to, it also says what happened beyond the request (a joint limit)."""
+    the priors it applies to, it also says what happened beyond the request (a joint limit),
+    and raises EditError where `apply` would."""
     parsed = parse_edit(edit)
     text = parsed.summary()
     if priors is not None:

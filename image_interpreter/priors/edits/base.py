@@ -7,7 +7,7 @@ class, filled by `@register_edit` next to each class. Edits are pure: `_run` bui
 
 from __future__ import annotations
 
-from typing import Any, TypeVar
+from typing import Annotated, Any, TypeVar
 
 from pydantic import ConfigDict, Field
 
@@ -22,7 +22,9 @@ from image_interpreter.priors.schema import (
     PriorSet,
 )
 
-PersonNumber = Field(1, ge=1, description="Which person, counted from 1 as a user says it.")
+PersonNumber = Annotated[
+    int, Field(ge=1, description="Which person, counted from 1 as a user says it.")
+]
 
 
 class EditBase(Model):

@@ -28,7 +28,7 @@ class SetExpression(EditBase):
     with strength `amount` from 0 (none) to 1 (full)."""
 
     op: Literal["set_expression"] = "set_expression"
-    person: int = PersonNumber
+    person: PersonNumber = 1
     expression: ExpressionName
     amount: Score = 1.0
 

@@ -52,7 +52,11 @@ class SetSize(EditBase):
     op: Literal["set_size"] = "set_size"
     width: int | None = Field(None, ge=MIN_SIDE, le=MAX_SIDE)
     height: int | None = Field(None, ge=MIN_SIDE, le=MAX_SIDE)
-    aspect: str | None = Field(None, max_length=20)
+    aspect: str | None = Field(
+        None,
+        max_length=20,
+        description="'W:H' ('16:9'), or square, portrait, landscape, wide, tall.",
+    )
 
     @field_validator("aspect")
     @classmethod
@@ -98,9 +102,10 @@ class SetSize(EditBase):
     def summary(self) -> str:
         if self.width is not None and self.height is not None:
             return f"set the output size to {self.width}×{self.height}"
-        sides = [f"{n} {v}" for n, v in (("width", self.width), ("height", self.height)) if v]
-        what = " with ".join(filter(None, [f"aspect {self.aspect}" if self.aspect else "", *sides]))
-        return f"set the output size to {what}"
+        side = f"{self.width} wide" if self.width else f"{self.height} high" if self.height else ""
+        if self.aspect is None:
+            return f"made the output {side}, keeping its aspect"
+        return f"made the output {self.aspect}" + (f", {side}" if side else "")
 
 
 def _setting(priors: PriorSet, **changes: object) -> PriorSet:

@@ -27,7 +27,7 @@ class SetGesture(EditBase):
     victory, thumbs_up or ok."""
 
     op: Literal["set_gesture"] = "set_gesture"
-    person: int = PersonNumber
+    person: PersonNumber = 1
     side: Side
     gesture: GestureName
 

@@ -270,7 +270,7 @@ def _limited(
     clamped = min(max(target, low), high)
     if abs(clamped - target) > 1e-9:
         bound = high if target > high else low
-        notes.append(f"the {limb.joint} stopped at its limit of {bound:g}°")
+        notes.append(f"the {limb.joint} stopped at its limit of {abs(bound):g}°")
     return clamped
 
 

@@ -5,7 +5,7 @@ refused (remove the person instead)."""
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import Field
 
@@ -22,7 +22,9 @@ from image_interpreter.priors.edits.base import (
 )
 from image_interpreter.priors.schema import Person, PriorSet
 
-Offset = Field(0.0, ge=-1.0, le=1.0, description="Fraction of the picture's width or height.")
+Offset = Annotated[
+    float, Field(ge=-1.0, le=1.0, description="Fraction of the picture's width or height.")
+]
 
 
 @register_edit
@@ -30,9 +32,9 @@ class MovePerson(EditBase):
     """Shift a person by (`dx`, `dy`), fractions of the picture (x right, y down)."""
 
     op: Literal["move_person"] = "move_person"
-    person: int = PersonNumber
-    dx: float = Offset
-    dy: float = Offset
+    person: PersonNumber = 1
+    dx: Offset = 0.0
+    dy: Offset = 0.0
 
     def _run(self, priors: PriorSet, notes: list[str]) -> PriorSet:
         person = person_at(priors, self.person)
@@ -49,7 +51,7 @@ class ScalePerson(EditBase):
     stay on the ground)."""
 
     op: Literal["scale_person"] = "scale_person"
-    person: int = PersonNumber
+    person: PersonNumber = 1
     factor: float = Field(ge=0.1, le=10.0)
     anchor: Literal["center", "feet"] = "center"
 
@@ -69,7 +71,7 @@ class MirrorPerson(EditBase):
     too (joints, hands, face landmarks), so the result is a valid person facing the other way."""
 
     op: Literal["mirror_person"] = "mirror_person"
-    person: int = PersonNumber
+    person: PersonNumber = 1
 
     def _run(self, priors: PriorSet, notes: list[str]) -> PriorSet:
         return replace_person(priors, self.person, bodies.mirror(person_at(priors, self.person)))
@@ -83,7 +85,7 @@ class RemovePerson(EditBase):
     """Take a person out; later people move up one number."""
 
     op: Literal["remove_person"] = "remove_person"
-    person: int = PersonNumber
+    person: PersonNumber = 1
 
     def _run(self, priors: PriorSet, notes: list[str]) -> PriorSet:
         person_at(priors, self.person)
@@ -101,9 +103,9 @@ class DuplicatePerson(EditBase):
     the original, on whichever side has room. The copy becomes the last person."""
 
     op: Literal["duplicate_person"] = "duplicate_person"
-    person: int = PersonNumber
+    person: PersonNumber = 1
     dx: float | None = Field(None, ge=-1.0, le=1.0)
-    dy: float = Offset
+    dy: Offset = 0.0
 
     def _run(self, priors: PriorSet, notes: list[str]) -> PriorSet:
         person = person_at(priors, self.person)
@@ -129,7 +131,7 @@ class CopyPose(EditBase):
     width/height of the pose's own picture (default: the same as this one)."""
 
     op: Literal["copy_pose"] = "copy_pose"
-    person: int = PersonNumber
+    person: PersonNumber = 1
     pose: Person
     fit: bool = True
     pose_aspect: float | None = Field(None, gt=0.05, le=20.0)

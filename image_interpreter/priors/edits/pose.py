@@ -58,9 +58,13 @@ class RotateLimb(EditBase):
     thigh (hip), shin (knee), head (neck). Everything beyond the limb moves with it."""
 
     op: Literal["rotate_limb"] = "rotate_limb"
-    person: int = PersonNumber
+    person: PersonNumber = 1
     limb: LimbName
-    degrees: float = Field(ge=-360.0, le=360.0)
+    degrees: float = Field(
+        ge=-360.0,
+        le=360.0,
+        description="Counter-clockwise as seen in the picture; negative: clockwise.",
+    )
 
     def _run(self, priors: PriorSet, notes: list[str]) -> PriorSet:
         person = person_at(priors, self.person)
@@ -83,10 +87,14 @@ class PosePreset(EditBase):
     tilt_head (`amount`° towards `side`'s shoulder, default 15; side must be left or right)."""
 
     op: Literal["pose_preset"] = "pose_preset"
-    person: int = PersonNumber
+    person: PersonNumber = 1
     preset: PresetName
-    side: Literal["left", "right", "both"] = "both"
-    amount: float | None = Field(None, description="Preset-specific; see PRESET_AMOUNTS.")
+    side: Literal["left", "right", "both"] = Field("both", description="The subject's own side.")
+    amount: float | None = Field(
+        None,
+        description="raise_arm: degrees above horizontal (1-90); bend_elbow/bend_knee: flexion"
+        " (1-160); tilt_head: degrees towards that shoulder (-70-70). Other presets: none.",
+    )
 
     @model_validator(mode="after")
     def _amount_fits(self) -> PosePreset:
@@ -125,10 +133,10 @@ class MoveJoint(EditBase):
     joint that was not seen; `by` needs one that was."""
 
     op: Literal["move_joint"] = "move_joint"
-    person: int = PersonNumber
+    person: PersonNumber = 1
     joint: BodyJoint
-    to: Point | None = None
-    by: Point | None = None
+    to: Point | None = Field(None, description="Where it goes, normalised (x right, y down).")
+    by: Point | None = Field(None, description="How far it moves, normalised (x right, y down).")
 
     @model_validator(mode="after")
     def _one_target(self) -> MoveJoint:

@@ -153,6 +153,11 @@ def hands_on_hips(pose: Pose, side: str, amount: float | None) -> None:
     out = g.unit(g.sub(hip, other)) if other is not None else (0.0, 0.0)
     target = g.add(hip, g.add(g.mul(down, -0.25 * torso), g.mul(out, 0.1 * torso)))
     upper, fore = g.length(g.sub(elbow, shoulder)), g.length(g.sub(wrist, elbow))
+    if upper == 0 or fore == 0:
+        raise EditError(
+            f"Person {pose.number}'s {side} arm has a bone of no length (two joints at the same"
+            " point), so it cannot reach the hip. Move the joints apart first (move_joint)."
+        )
     reach = g.sub(target, shoulder)
     d = min(max(g.length(reach), abs(upper - fore) + 1e-9), upper + fore - 1e-9)
     cos_a = (upper**2 + d**2 - fore**2) / (2 * upper * d)
@@ -239,38 +244,31 @@ def pose_preset(
     return pose.person
 
 
-def _limbs(part: str, side: str) -> str:
-    word = {"arm": "arm", "leg": "leg"}.get(part, part)
-    return f"{word}s" if side == "both" else f"{side} {word}"
-
-
 def preset_summary(number: int, name: str, side: str, amount: float | None) -> str:
-    who = f"person {number}'s"
-    both = side == "both"
-    arm, their = _limbs("arm", side), "their"
-    joint = {"bend_elbow": "elbow", "straighten_elbow": "elbow", "bend_knee": "knee",
-             "straighten_knee": "knee"}.get(name, "")  # fmt: skip
-    joints = f"{joint}s" if both else f"{side} {joint}"
+    """The sentence a user sees for a preset ("raised person 1's left arm")."""
+    who, both = f"person {number}'s", side == "both"
+
+    def limb(word: str) -> str:
+        return f"{who} {word}s" if both else f"{who} {side} {word}"
+
     to = f" to {amount:g}°" if amount is not None else ""
+    if name == "tilt_head":
+        degrees = 15.0 if amount is None else amount
+        towards = side if degrees >= 0 else ("right" if side == "left" else "left")
+        return f"tilted {who} head {abs(degrees):g}° towards their {towards} shoulder"
     texts = {
-        "raise_arm": f"raised {who} {arm}"
-        + (f" to {amount:g}° above horizontal" if amount is not None else ""),
-        "lower_arm": f"lowered {who} {arm}",
-        "arm_over_head": f"put {who} {arm} over {their} head",
-        "arm_out": f"stretched {who} {arm} out to the side",
-        "bend_elbow": f"bent {who} {joints}{to}",
-        "straighten_elbow": f"straightened {who} {joints}",
-        "bend_knee": f"bent {who} {joints}{to}",
-        "straighten_knee": f"straightened {who} {joints}",
-        "hands_on_hips": f"put {who} hands on {their} hips"
+        "raise_arm": f"raised {limb('arm')}" + (f"{to} above horizontal" if to else ""),
+        "lower_arm": f"lowered {limb('arm')}",
+        "arm_over_head": f"put {limb('arm')} over their head",
+        "arm_out": f"stretched {limb('arm')} out to the side" + ("s" if both else ""),
+        "bend_elbow": f"bent {limb('elbow')}{to}",
+        "straighten_elbow": f"straightened {limb('elbow')}",
+        "bend_knee": f"bent {limb('knee')}{to}",
+        "straighten_knee": f"straightened {limb('knee')}",
+        "hands_on_hips": f"put {who} hands on their hips"
         if both
-        else f"put {who} {side} hand on {their} hip",
-        "wave": f"made person {number} wave with {'both hands' if both else f'their {side} hand'}",
-        "tilt_head": f"tilted {who} head {abs(amount if amount is not None else 15.0):g}°"
-        f" towards {their} {side if (amount or 15.0) >= 0 else _other(side)} shoulder",
+        else f"put {who} {side} hand on their hip",
+        "wave": f"made person {number} wave with "
+        + ("both hands" if both else f"their {side} hand"),
     }
     return texts[name]
-
-
-def _other(side: str) -> str:
-    return "right" if side == "left" else "left"

@@ -5,14 +5,15 @@ they want."""
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import Field
 
+from image_interpreter.errors import EditError
 from image_interpreter.priors.edits.base import EditBase, register_edit, with_prior
 from image_interpreter.priors.schema import CaptionPrior, PriorSet, Provenance
 
-Text = Field(min_length=1, max_length=2000)
+Text = Annotated[str, Field(min_length=1, max_length=2000)]
 
 
 def _caption(priors: PriorSet) -> CaptionPrior:
@@ -28,7 +29,7 @@ class SetCaption(EditBase):
     """Replace what the picture shows, in one sentence."""
 
     op: Literal["set_caption"] = "set_caption"
-    text: str = Text
+    text: Text
 
     def _run(self, priors: PriorSet, notes: list[str]) -> PriorSet:
         caption = _caption(priors).model_copy(update={"text": _clean(self.text)})
@@ -43,13 +44,13 @@ class AmendCaption(EditBase):
     """Add a clause to the caption ('a woman in a park' + 'holding a cat')."""
 
     op: Literal["amend_caption"] = "amend_caption"
-    text: str = Text
+    text: Text
 
     def _run(self, priors: PriorSet, notes: list[str]) -> PriorSet:
         caption = _caption(priors)
         clause = _clean(self.text).strip(" ,;")
         if not clause:
-            return priors
+            raise EditError(f"There is nothing to add to the caption in “{self.text}”.")
         base = caption.text.strip().rstrip(" .,;")
         text = f"{base}, {clause}" if base else clause
         return with_prior(priors, caption.model_copy(update={"text": text}))
