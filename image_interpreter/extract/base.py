@@ -52,9 +52,9 @@ class ExtractContext:
 
 def _array_to_image(array: np.ndarray) -> Image.Image:
     if array.dtype == np.uint16 and array.ndim == 2:
-        return Image.fromarray(array, mode="I;16")
+        return Image.fromarray(array)  # uint16 -> "I;16", saved as a 16-bit PNG
     if array.dtype == np.bool_:
-        return Image.fromarray(array.astype(np.uint8) * 255, mode="L")
+        return Image.fromarray(array.astype(np.uint8) * 255)
     if array.dtype != np.uint8:
         raise ExtractionError(f"Cannot store an array of {array.dtype} as PNG; use uint8/uint16.")
     return Image.fromarray(array)

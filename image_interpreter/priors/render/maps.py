@@ -25,6 +25,7 @@ from image_interpreter.priors.render.registry import (
 )
 from image_interpreter.priors.schema import (
     ArtifactRef,
+    DepthAdjust,
     DepthPrior,
     EdgesPrior,
     SegmentationPrior,
@@ -92,8 +93,34 @@ def _grey_control(array: np.ndarray, size: Size) -> Image.Image:
 
 @renderer("depth")
 def render_depth(prior: DepthPrior, size: Size, read_artifact: ReadArtifact) -> Image.Image:
-    """The depth map as RGB grey, bright = near (as stored), what depth ControlNets expect."""
-    return _grey_control(grey_array(read_map(prior.map, read_artifact, "depth map", "depth")), size)
+    """The depth map as RGB grey, bright = near (as stored), what depth ControlNets expect, with
+    the prior's adjustments (the edits "flatten the depth", "push the background back") applied."""
+    array = grey_array(read_map(prior.map, read_artifact, "depth map", "depth"))
+    if prior.adjust != DepthAdjust():
+        array = adjust_depth(array, prior.adjust)
+    return _grey_control(array, size)
+
+
+def adjust_depth(array: np.ndarray, adjust: DepthAdjust) -> np.ndarray:
+    """Apply DepthAdjust to a depth map (bright = near), keeping its dtype.
+
+    In order: invert; contrast around the middle (`scale`); blend towards the mean (`flatten`);
+    a gamma that leaves the nearest things alone and sends far things further (`push_background`);
+    a Gaussian blur whose sigma is `blur` times the map's width."""
+    top = 65535.0 if array.dtype == np.uint16 else 255.0
+    depth = array.astype(np.float32) / top
+    if adjust.invert:
+        depth = 1.0 - depth
+    if adjust.scale != 1.0:
+        depth = 0.5 + (depth - 0.5) * adjust.scale
+    if adjust.flatten:
+        depth = depth * (1.0 - adjust.flatten) + float(depth.mean()) * adjust.flatten
+    depth = np.clip(depth, 0.0, 1.0)
+    if adjust.push_background:
+        depth = depth ** (1.0 + 2.0 * adjust.push_background)
+    if adjust.blur:
+        depth = cv2.GaussianBlur(depth, (0, 0), sigmaX=max(adjust.blur * depth.shape[1], 0.1))
+    return np.clip(np.rint(depth * top), 0, top).astype(array.dtype)
 
 
 @renderer("edges")
