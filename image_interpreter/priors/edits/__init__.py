@@ -53,7 +53,14 @@ from image_interpreter.priors.edits.people import (
     RemovePerson,
     ScalePerson,
 )
-from image_interpreter.priors.edits.pose import MoveJoint, PosePreset, RotateLimb
+from image_interpreter.priors.edits.pose import (
+    LimbName,
+    MoveJoint,
+    PosePreset,
+    PresetName,
+    RotateLimb,
+)
+from image_interpreter.priors.edits.templates import ExpressionName, GestureName
 from image_interpreter.priors.edits.text import (
     AddStyle,
     AmendCaption,
@@ -195,13 +202,17 @@ __all__ = [
     "DuplicatePerson",
     "Edit",
     "EditBase",
+    "ExpressionName",
     "FlattenDepth",
+    "GestureName",
     "InvertDepth",
+    "LimbName",
     "MirrorPerson",
     "MoveJoint",
     "MovePerson",
     "ObjectRef",
     "PosePreset",
+    "PresetName",
     "PushBackground",
     "RemoveObject",
     "RemovePerson",
