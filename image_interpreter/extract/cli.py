@@ -1,0 +1,127 @@
+"""`image-interpreter extract PHOTO --kinds ... --out DIR`: priors from a photo, as files."""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+from image_interpreter.artifacts import ArtifactStore
+from image_interpreter.cli.main import console, settings_from
+from image_interpreter.errors import ExtractionError
+from image_interpreter.extract.registry import extractor_choices, find_extractor
+from image_interpreter.extract.service import ExtractionService
+from image_interpreter.images import encode_png, load_image_file
+from image_interpreter.priors.openpose import export_openpose
+from image_interpreter.priors.render.preview import preview_images
+from image_interpreter.priors.schema import ImageRef, PriorSet
+
+
+def register(app: typer.Typer) -> None:
+    app.command()(extract)
+
+
+def extract(
+    ctx: typer.Context,
+    photo: Annotated[Path | None, typer.Argument(help="The photo to read.")] = None,
+    kinds: Annotated[
+        str, typer.Option(help="Comma-separated kinds or extractor names (see --list).")
+    ] = "pose,depth,caption",
+    out: Annotated[Path, typer.Option(help="Folder for priors.json, openpose.json, pictures.")] = (
+        Path("priors")
+    ),
+    param: Annotated[
+        list[str] | None,
+        typer.Option(help="Extractor parameter, KIND.NAME=VALUE (JSON value), repeatable."),
+    ] = None,
+    list_: Annotated[bool, typer.Option("--list", help="List what can be extracted.")] = False,
+) -> None:
+    """Extract priors from a photo and write them as JSON plus one picture per prior.
+
+    Examples:
+
+      image-interpreter extract photo.jpg --kinds pose,depth,caption --out priors/
+
+      image-interpreter extract photo.jpg --kinds edges --param edges.low=50
+    """
+    settings = settings_from(ctx)
+    if list_:
+        for name in extractor_choices():
+            console.print(name)
+        return
+    if photo is None:
+        raise ExtractionError("Name the photo to extract from: image-interpreter extract PHOTO.")
+    names = [name.strip() for name in kinds.split(",") if name.strip()]
+    if not names:
+        raise ExtractionError("Name at least one kind to extract, e.g. --kinds pose,depth.")
+    chosen = {name: find_extractor(name) for name in names}  # unknown names fail before any work
+    params = _params(param or [], chosen)
+    image = load_image_file(photo, settings.limits)
+    artifacts = ArtifactStore(settings.artifacts_dir)
+    service = ExtractionService(settings, artifacts)
+    source = ImageRef(
+        sha256=artifacts.put(encode_png(image)), width=image.width, height=image.height,
+        name=photo.name,
+    )  # fmt: skip
+    priors = PriorSet(source=source)
+    with Progress(
+        TextColumn("{task.description}"), BarColumn(), TimeElapsedColumn(), console=console
+    ) as progress:
+        for name, cls in chosen.items():
+            task = progress.add_task(cls.name, total=1.0)
+
+            def report(what: str, done: float, task=task) -> None:
+                progress.update(task, description=what, completed=done)
+
+            priors = service.extract_into(
+                priors, image, [name], {name: params.get(name, {})}, progress=report
+            )
+            progress.update(task, completed=1.0)
+    _write(out, priors, image, artifacts)
+    console.print(f"Wrote {', '.join(sorted(p.name for p in out.iterdir()))} to {out}")
+
+
+def _params(pairs: list[str], chosen: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    params: dict[str, dict[str, Any]] = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        name, dot, field = key.rpartition(".")
+        if not sep or not dot or name not in chosen:
+            raise ExtractionError(
+                f"--param {pair!r} must look like KIND.NAME=VALUE for one of the kinds asked"
+                f" for ({', '.join(chosen)}), e.g. edges.low=50."
+            )
+        try:
+            parsed = json.loads(value)
+        except json.JSONDecodeError:
+            parsed = value  # plain words are strings
+        params.setdefault(name, {})[field] = parsed
+    return params
+
+
+def _write(out: Path, priors: PriorSet, image, artifacts: ArtifactStore) -> None:
+    out.mkdir(parents=True, exist_ok=True)
+    files: dict[str, bytes] = {"priors.json": priors.to_json().encode()}
+    if priors.people is not None:
+        pose = export_openpose(priors.people.people, image.width, image.height)
+        files["openpose.json"] = json.dumps(pose, indent=1).encode()
+    for kind, picture in preview_images(priors, image, artifacts.get).items():
+        files[f"{kind}.png"] = encode_png(picture.convert("RGB"))
+    for name, data in files.items():
+        _write_atomic(out / name, data)
+
+
+def _write_atomic(path: Path, data: bytes) -> None:
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
