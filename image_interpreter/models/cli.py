@@ -8,6 +8,7 @@ import typer
 from rich.table import Table
 
 from image_interpreter.cli.main import console, settings_from
+from image_interpreter.extract.registry import load_extractors
 from image_interpreter.models.loading import hub_cache_dir
 from image_interpreter.models.registry import model_id, roles
 from image_interpreter.models.tiny import ensure_tiny, is_tiny
@@ -28,6 +29,7 @@ def list_models(ctx: typer.Context) -> None:
     if ctx.invoked_subcommand is not None:
         return
     settings = settings_from(ctx)
+    load_extractors()  # extractors register their model roles when imported
     cache = hub_cache_dir(settings)
     table = Table(title=f"Models for profile '{settings.profile}'")
     table.add_column("role", no_wrap=True)
@@ -59,6 +61,7 @@ def build_tiny(
     Example: image-interpreter models build-tiny
     """
     settings = settings_from(ctx).model_copy(update={"profile": "tiny"})
+    load_extractors()
     wanted = [role] if role else sorted(roles())
     built: set[str] = set()
     for name in wanted:
