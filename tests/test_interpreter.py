@@ -13,6 +13,8 @@ import pytest
 import yaml
 
 from image_interpreter.agent.interpreter import ACTION_ADAPTER, Interpretation, interpret
+from image_interpreter.errors import EditError
+from image_interpreter.priors.edits import EditBase, apply_all
 from image_interpreter.priors.examples import example_priorset
 from image_interpreter.priors.schema import (
     Box,
@@ -274,3 +276,22 @@ def test_the_interpretation_round_trips_as_json():
     )
     again = Interpretation.model_validate_json(found.model_dump_json())
     assert again == found
+
+
+def test_what_the_corpus_asks_for_applies_to_a_real_scene():
+    """Read with a full example PriorSet, every edit of the corpus applies (objects aside:
+    the example has an umbrella only)."""
+    failed = []
+    for entry in CORPUS:
+        people = entry.get("people", 1)
+        count = people if isinstance(people, int) else len(people)
+        if count > 3 or any("object" in a["op"] for a in entry["actions"]):
+            continue
+        priors = example_priorset(people=count)
+        found = interpret(entry["text"], priors)
+        edits = [a for a in found.actions if isinstance(a, EditBase)]
+        try:
+            apply_all(edits, priors)
+        except EditError as error:
+            failed.append(f"{entry['text']!r}: {error}")
+    assert not failed, "\n".join(failed)

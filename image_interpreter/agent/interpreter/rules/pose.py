@@ -48,7 +48,7 @@ _OUT = (
 _IT = r"(?P<it>it|that\s+arm|that\s+one|the\s+same\s+arm)"
 
 
-def _sides(ctx: Context, m: Match, default: str = "right") -> list[str]:
+def _sides(ctx: Context, m: Match, default: str = "right", part: str = "side") -> list[str]:
     """The sides a clause names ('left', 'both arms', 'other'), else `default` (assumed)."""
     side = (first(m, "side") or "").lower()
     plural = (first(m, "part") or "").lower().endswith("s")
@@ -64,7 +64,9 @@ def _sides(ctx: Context, m: Match, default: str = "right") -> list[str]:
         return [side]
     if side == "other" and ctx.last_side in ("left", "right"):
         return ["right" if ctx.last_side == "left" else "left"]
-    ctx.assume(f"the {default} one (say “left” or “right” to choose)")
+    said = (first(m, "part", "joint", "joint2", "limb") or "").lower().rstrip("s")
+    thing = said or part
+    ctx.assume(f"the {default} {thing} (say “left {thing}” for the other)")
     return [default]
 
 
@@ -230,7 +232,7 @@ def hips(m: Match, ctx: Context) -> list[Any]:
     people=True,
 )
 def wave(m: Match, ctx: Context) -> list[Any]:
-    return _preset(ctx, "wave", _sides(ctx, m))
+    return _preset(ctx, "wave", _sides(ctx, m, part="hand"))
 
 
 _BEND = r"(?P<verb>bend|flex|fold|crook|straighten|unbend|extend|stretch\s+out|lock)"
