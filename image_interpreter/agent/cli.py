@@ -127,9 +127,13 @@ def edit_command(
         console.print(
             "Assumed: " + "; ".join(found.assumptions) + ".", highlight=False, soft_wrap=True
         )
-    if loaded.format == "openpose" and any(not _pose_only(e) for e in edits):
+    if loaded.format == "openpose" and any(not _in_openpose(e) for e in edits):
         console.print("Note: OpenPose JSON keeps only the poses; the other changes are not in it.")
     console.print(f"Wrote {out}", soft_wrap=True)
+    if any(isinstance(a, ShowPriors) for a in found.actions):
+        console.print(show_priors(result), highlight=False, soft_wrap=True)
+    if any(isinstance(a, Help) for a in found.actions):
+        console.print(help_text(), highlight=False, soft_wrap=True)
     if render is not None:
         written, skipped = render_files(result, render, wanted)
         for path in written:
@@ -138,7 +142,8 @@ def edit_command(
             console.print(f"Not rendered: {what}", highlight=False, soft_wrap=True)
 
 
-def _pose_only(edit: EditBase) -> bool:
+def _in_openpose(edit: EditBase) -> bool:
+    """Whether an OpenPose file can hold what `edit` changed (people's poses, not settings)."""
     return "person" in type(edit).model_fields
 
 
@@ -194,7 +199,10 @@ def _start(
     notes: list[str] = []
     first = PriorSet(source=image.ref)
     if pose is not None:
-        found = import_openpose(pose.read_bytes())
+        try:
+            found = import_openpose(pose.read_bytes())
+        except OSError as exc:
+            raise PriorsError(f"Cannot read {pose}: {exc.strerror}.") from None
         people = PeoplePrior(
             people=found.people,
             provenance=Provenance(extractor="import", parameters={"format": "openpose"}),
@@ -278,11 +286,11 @@ def chat_command(
             start = time.perf_counter()
             outcome = run_actions(session, found)
             executing = time.perf_counter() - start
+            console.print(outcome.reply, highlight=False, soft_wrap=True)
             start = time.perf_counter()
             if outcome.changed:
                 drawn = _draw(session, skeleton, cache, drawn)
             rendering = time.perf_counter() - start
-            console.print(outcome.reply, highlight=False, soft_wrap=True)
             session.add_turn(
                 "assistant",
                 outcome.reply,
@@ -305,13 +313,3 @@ def _draw(session: Session, path: Path, cache: RenderCache, last: int | None) ->
     if written:
         console.print(f"[dim]skeleton of version {current.version}: {path}[/]", soft_wrap=True)
     return current.version
-
-
-__all__ = [
-    "chat_command",
-    "edit_command",
-    "help_text",
-    "interpret_command",
-    "register",
-    "show_priors",
-]

@@ -3,6 +3,7 @@ detected), write back in the same format atomically, and render control images.
 
 An OpenPose file has poses but no picture: it is read as a PriorSet whose `source` is a
 placeholder ImageRef of the canvas size (its sha256 is the file's), holding only `people`.
+These are the local user's own files; sessions still take arrays only through put_artifact.
 """
 
 from __future__ import annotations
