@@ -100,6 +100,15 @@ class _Plan:
     scheduler_config: dict[str, Any] | None
 
 
+@dataclass(frozen=True)
+class _Call:
+    """The pipeline call that drew a candidate."""
+
+    batch: int
+    first: int
+    offload: bool
+
+
 @dataclass
 class _State:
     """What a request learned about memory while it ran."""
@@ -200,10 +209,8 @@ class Generator:
                     request, job, plan, state, tracker, jobs[number + 1 :], embeds, latents
                 )
                 pipeline = self._pipeline_name(job)
-                for index, (image, batch, offloaded) in enumerate(drawn):
-                    recipe = self._recipe(
-                        request, job, plan, pipeline, embeds, index, batch, offloaded, custom
-                    )
+                for index, (image, call) in enumerate(drawn):
+                    recipe = self._recipe(request, job, plan, pipeline, embeds, index, call, custom)
                     candidates.append(
                         Candidate(
                             image=image,
@@ -226,8 +233,15 @@ class Generator:
         read_artifact: ReadArtifact,
         progress: ProgressCallback | None = None,
         render_cache: RenderCache | None = None,
+        exact: bool = False,
     ) -> Candidate:
-        """The candidate `recipe` describes, drawn again alone (same pixels on the same device)."""
+        """The candidate `recipe` describes, drawn again.
+
+        Alone by default: the same seed, noise and inputs. CPU and GPU kernels are not
+        bit-for-bit invariant to the batch size, so the pixels may differ from the batched
+        original by rounding (a level or so in a few values). With `exact`, its whole batch is
+        drawn again, in the same call shape, and the pixels are identical on the same device.
+        """
         if recipe.custom_inputs:
             raise GenerationError(
                 f"This candidate was drawn from {' and '.join(recipe.custom_inputs)} given"
@@ -245,14 +259,19 @@ class Generator:
                     f"The candidate was drawn with '{wanted}' as {role}; the settings now use"
                     f" '{current}'. Switch profile or model to draw it again."
                 )
-        (again,) = self.generate(
-            recipe.request(priors),
+        drawn = self.generate(
+            recipe.request(priors, exact=exact),
             read_artifact=read_artifact,
             progress=progress,
             render_cache=render_cache,
         )
+        again = drawn[recipe.index - recipe.batch_first if exact else 0]
         same = recipe.model_copy(
-            update={"batch": again.recipe.batch, "cpu_offload": again.recipe.cpu_offload}
+            update={
+                "batch": again.recipe.batch,
+                "batch_first": recipe.batch_first if exact else recipe.index,
+                "cpu_offload": again.recipe.cpu_offload,
+            }
         )
         return again.model_copy(update={"label": recipe.label, "index": 0, "recipe": same})
 
@@ -478,11 +497,11 @@ class Generator:
         later: list[_Job],
         embeds: PromptEmbeddings,
         latents: torch.Tensor | None,
-    ) -> list[tuple[Image.Image, int, bool]]:
+    ) -> list[tuple[Image.Image, _Call]]:
         """Every candidate of one job: batches of at most max_batch images, halved on OOM."""
         components = self.components
         pipe = components.pipeline(job.variant, tuple(c.role for c in job.controls))
-        drawn: list[tuple[Image.Image, int, bool]] = []
+        drawn: list[tuple[Image.Image, _Call]] = []
         expected = self._steps(job, plan)
         while len(drawn) < plan.candidates:
             first = len(drawn)
@@ -517,7 +536,8 @@ class Generator:
                         request,
                     ) from exc
                 continue
-            drawn += [(image, batch, state.offload) for image in images]
+            call = _Call(batch, first, state.offload)
+            drawn += [(image, call) for image in images]
         return drawn
 
     def _call(
@@ -598,8 +618,7 @@ class Generator:
         pipeline: str,
         embeds: PromptEmbeddings,
         index: int,
-        batch: int,
-        offloaded: bool,
+        call: _Call,
         custom: list[str],
     ) -> Recipe:
         import diffusers
@@ -636,8 +655,9 @@ class Generator:
             dtype=str(components.dtype).removeprefix("torch."),
             diffusers_version=diffusers.__version__,
             torch_version=torch.__version__,
-            batch=batch,
-            cpu_offload=offloaded,
+            batch=call.batch,
+            batch_first=call.first,
+            cpu_offload=call.offload,
             custom_inputs=custom,
         )
 

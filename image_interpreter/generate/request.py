@@ -113,6 +113,9 @@ class Recipe(BaseModel):
     diffusers_version: str
     torch_version: str
     batch: int = Field(ge=1, description="Images in the pipeline call that drew it.")
+    batch_first: int = Field(
+        0, ge=0, description="Index (in its set) of the first image of that call."
+    )
     cpu_offload: bool = False
     custom_inputs: list[str] = Field(
         default_factory=list,
@@ -120,13 +123,14 @@ class Recipe(BaseModel):
         " recreate it.",
     )
 
-    def request(self, priors: PriorSet) -> GenerationRequest:
-        """The one-candidate request that draws this candidate again from `priors`."""
+    def request(self, priors: PriorSet, *, exact: bool = False) -> GenerationRequest:
+        """The request that draws this candidate again from `priors`: alone, or with `exact`,
+        in the same batch as before (the candidate is then image `index - batch_first`)."""
         return GenerationRequest(
             priors=priors,
             mode="combined" if self.mode == "per_prior" else self.mode,
-            candidates=1,
-            seed=self.seed,
+            candidates=self.batch if exact else 1,
+            seed=self.base_seed + self.batch_first if exact else self.seed,
             steps=self.steps,
             guidance=self.guidance,
             strength=self.strength,
