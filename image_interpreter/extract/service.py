@@ -90,7 +90,16 @@ class ExtractionService:
             return cached
         ctx = ExtractContext(put_artifact=put, progress=progress or (lambda what, done: None))
         ctx.progress(f"loading {extractor.name}", 0.0)
-        extractor.ensure_loaded()
+        try:
+            extractor.ensure_loaded()
+        except ImageInterpreterError:
+            raise
+        except Exception as exc:
+            raise ExtractionError(
+                f"{extractor.name} could not load its model ({type(exc).__name__}: {exc})."
+                f" Model ids: {extractor.model_ids() or 'none'}. If the files are damaged,"
+                " delete them from the cache and download them again."
+            ) from exc
         with extractor.run_lock:
             ctx.progress(f"running {extractor.name}", 0.1)
             try:

@@ -8,9 +8,8 @@ import typer
 from rich.table import Table
 
 from image_interpreter.cli.main import console, settings_from
-from image_interpreter.extract.registry import load_extractors
 from image_interpreter.models.loading import hub_cache_dir
-from image_interpreter.models.registry import model_id, roles
+from image_interpreter.models.registry import load_role_modules, model_id, roles
 from image_interpreter.models.tiny import ensure_tiny, is_tiny
 
 models_app = typer.Typer(help="Model ids per role for the profile in use.", no_args_is_help=False)
@@ -29,7 +28,7 @@ def list_models(ctx: typer.Context) -> None:
     if ctx.invoked_subcommand is not None:
         return
     settings = settings_from(ctx)
-    load_extractors()  # extractors register their model roles when imported
+    load_role_modules()  # extractors, upscalers, ... register their roles when imported
     cache = hub_cache_dir(settings)
     table = Table(title=f"Models for profile '{settings.profile}'")
     table.add_column("role", no_wrap=True)
@@ -61,7 +60,7 @@ def build_tiny(
     Example: image-interpreter models build-tiny
     """
     settings = settings_from(ctx).model_copy(update={"profile": "tiny"})
-    load_extractors()
+    load_role_modules()
     wanted = [role] if role else sorted(roles())
     built: set[str] = set()
     for name in wanted:

@@ -54,6 +54,18 @@ def roles() -> dict[str, Role]:
     return dict(_ROLES)
 
 
+def load_role_modules() -> dict[str, Role]:
+    """Import every module that registers roles and tiny models (the `image_interpreter.models`
+    entry-point group: extractors, upscalers, plugins), for listings that must show them all."""
+    from importlib.metadata import entry_points
+
+    for entry in entry_points(group="image_interpreter.models"):
+        loaded = entry.load()
+        if callable(loaded):
+            loaded()
+    return roles()
+
+
 def get_role(role: str) -> Role:
     try:
         return _ROLES[role]

@@ -133,7 +133,10 @@ def _fingerprint(build: TinyBuilder) -> str:
     except (OSError, TypeError):
         source = build.__qualname__
     versions = []
-    for package in ("diffusers", "transformers", "torch"):
+    for package in (
+        "diffusers", "transformers", "torch", "torchvision", "controlnet-aux", "timm",
+        "open-clip-torch", "segment-anything", "spandrel",
+    ):  # fmt: skip
         try:
             versions.append(f"{package}={version(package)}")
         except PackageNotFoundError:
