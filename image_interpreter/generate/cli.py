@@ -1,0 +1,139 @@
+"""`image-interpreter generate PRIORS.json -n 4 --out DIR`: candidates as PNGs with recipes."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from pydantic import ValidationError
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from image_interpreter.artifacts import ArtifactStore
+from image_interpreter.cli.main import console, settings_from
+from image_interpreter.generate.errors import GenerationError
+from image_interpreter.generate.generator import Generator
+from image_interpreter.generate.request import MODES, GenerationRequest
+from image_interpreter.images import encode_png
+from image_interpreter.priors.render import RenderCache
+from image_interpreter.priors.schema import PriorSet
+
+_PRIORS_MAX_BYTES = 16 * 1024 * 1024
+
+
+def register(app: typer.Typer) -> None:
+    app.command(name="generate")(generate)
+
+
+def generate(
+    ctx: typer.Context,
+    priors: Annotated[Path, typer.Argument(help="A priors.json (e.g. from `extract`).")],
+    candidates: Annotated[
+        int | None, typer.Option("-n", "--candidates", help="Images per set.", min=1, max=64)
+    ] = None,
+    out: Annotated[Path, typer.Option(help="Folder for the PNGs and recipes.")] = Path(
+        "candidates"
+    ),
+    mode: Annotated[
+        str, typer.Option(help="combined, per_prior, img2img or inpaint.")
+    ] = "combined",
+    seed: Annotated[int | None, typer.Option(help="Candidate i gets seed + i.", min=0)] = None,
+    steps: Annotated[int | None, typer.Option(help="Denoising steps.", min=1, max=200)] = None,
+    size: Annotated[str | None, typer.Option(help="WIDTHxHEIGHT, e.g. 512x768.")] = None,
+    guidance: Annotated[float | None, typer.Option(help="Classifier-free guidance.")] = None,
+    strength: Annotated[
+        float | None, typer.Option(help="img2img/inpaint: how far from the source (0-1).")
+    ] = None,
+    kinds: Annotated[
+        str | None, typer.Option(help="Only these control priors, comma-separated ('' = none).")
+    ] = None,
+) -> None:
+    """Draw candidates from priors and write candidate-NN.png with candidate-NN.json (its
+    recipe) for each. The priors' maps and source image are read from the data folder.
+
+    Examples:
+
+      image-interpreter generate priors/priors.json -n 4 --out candidates/
+
+      image-interpreter --profile tiny generate priors.json --mode per_prior --size 128x128
+    """
+    settings = settings_from(ctx)
+    if mode not in MODES:
+        raise GenerationError(f"Unknown mode '{mode}'; use one of: {', '.join(MODES)}.")
+    width, height = _size(size)
+    request = _request(
+        _read_priors(priors), mode=mode, candidates=candidates, seed=seed, steps=steps,
+        width=width, height=height, guidance=guidance, strength=strength,
+        kinds=None if kinds is None else [k.strip() for k in kinds.split(",") if k.strip()],
+    )  # fmt: skip
+    store = ArtifactStore(settings.artifacts_dir)
+    generator = Generator(settings)
+    with Progress(
+        TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+        console=console,
+    ) as bar:  # fmt: skip
+        task = bar.add_task("Loading models", total=None)
+
+        def report(step: int, total: int, preview: object) -> None:
+            bar.update(task, description="Denoising", completed=step, total=total)
+
+        drawn = generator.generate(
+            request, read_artifact=store.get, progress=report, render_cache=RenderCache()
+        )
+    out.mkdir(parents=True, exist_ok=True)
+    for candidate in drawn:
+        name = f"candidate-{candidate.index:02d}"
+        if mode == "per_prior":
+            name += f"-{candidate.label}"
+        _write(out / f"{name}.png", encode_png(candidate.image.convert("RGB")))
+        _write(out / f"{name}.json", (candidate.recipe.model_dump_json(indent=2) + "\n").encode())
+    seeds = ", ".join(str(c.seed) for c in drawn[: request.candidates or len(drawn)])
+    console.print(f"Wrote {len(drawn)} candidates to {out} (seeds {seeds}).", soft_wrap=True)
+
+
+def _read_priors(path: Path) -> PriorSet:
+    try:
+        if path.stat().st_size > _PRIORS_MAX_BYTES:
+            raise GenerationError(f"'{path}' is too large for a priors file.")
+        return PriorSet.from_json(path.read_bytes())
+    except OSError as exc:
+        raise GenerationError(f"Cannot read priors file '{path}': {exc.strerror or exc}.") from None
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"]) or "the file"
+        raise GenerationError(
+            f"'{path}' is not a valid priors file ({where}: {first['msg']}). Write one with"
+            " `image-interpreter extract`."
+        ) from None
+
+
+def _size(text: str | None) -> tuple[int | None, int | None]:
+    if text is None:
+        return None, None
+    width, sep, height = text.lower().partition("x")
+    if not sep or not width.strip().isdigit() or not height.strip().isdigit():
+        raise GenerationError(f"--size is WIDTHxHEIGHT in pixels, e.g. 512x768, not '{text}'.")
+    return int(width), int(height)
+
+
+def _request(priors: PriorSet, **fields: object) -> GenerationRequest:
+    try:
+        return GenerationRequest(priors=priors, **fields)  # type: ignore[arg-type]
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors()[:3]
+        )
+        raise GenerationError(f"Invalid generation options ({problems}).") from None
+
+
+def _write(path: Path, data: bytes) -> None:
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
