@@ -68,4 +68,6 @@ def test_models_lists_each_role_and_builds_the_tiny_ones(tmp_path, monkeypatch):
     (folder,) = (tmp_path / "tiny-models").glob("sd-base-*")
     assert (folder / "model_index.json").is_file()
     again = runner.invoke(app, ["--profile", "tiny", "--data-dir", str(tmp_path), "models"])
-    assert "tiny/sd-base" in again.output and "built" in again.output
+    rows = {line.split("│")[1].strip(): line for line in again.output.splitlines() if "│" in line}
+    assert "tiny/sd-base" in rows["sd.base"]
+    assert "built" in rows["sd.base"] and "first use" not in rows["sd.base"]

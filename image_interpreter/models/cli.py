@@ -10,7 +10,7 @@ from rich.table import Table
 from image_interpreter.cli.main import console, settings_from
 from image_interpreter.models.loading import hub_cache_dir
 from image_interpreter.models.registry import load_role_modules, model_id, roles
-from image_interpreter.models.tiny import ensure_tiny, is_tiny
+from image_interpreter.models.tiny import ensure_tiny, is_tiny, tiny_path
 
 models_app = typer.Typer(help="Model ids per role for the profile in use.", no_args_is_help=False)
 
@@ -37,11 +37,7 @@ def list_models(ctx: typer.Context) -> None:
     for name in sorted(roles()):
         ident = model_id(name, settings)
         if is_tiny(ident):
-            here = (
-                "built"
-                if (settings.tiny_models_dir / ident.split("/", 1)[1]).is_dir()
-                else ("built on first use")
-            )
+            here = "built" if tiny_path(ident, settings).is_dir() else "built on first use"
         else:
             folder = cache / ("models--" + ident.replace("/", "--"))
             here = "cached" if folder.is_dir() else "downloads on first use"
