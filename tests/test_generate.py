@@ -210,6 +210,25 @@ def test_text_only_and_unknown_kinds(generator, priors, store):
         )
 
 
+def test_a_scheduler_can_be_chosen_by_name(generator, priors, store):
+    request = GenerationRequest(
+        priors=priors, candidates=1, kinds=[], scheduler="EulerDiscreteScheduler"
+    )
+    (euler,) = generator.generate(request, read_artifact=store.get)
+    assert euler.recipe.scheduler == "EulerDiscreteScheduler"
+    assert _same(
+        generator.regenerate(euler.recipe, priors, read_artifact=store.get).image, euler.image
+    )
+    (default,) = generator.generate(
+        request.model_copy(update={"scheduler": None}), read_artifact=store.get
+    )
+    assert default.recipe.scheduler == "DDIMScheduler"  # the model's own, not the last used
+    with pytest.raises(GenerationError, match="not a diffusers scheduler"):
+        generator.generate(
+            request.model_copy(update={"scheduler": "Image"}), read_artifact=store.get
+        )
+
+
 def test_prompt_comes_from_caption_style_and_time_of_day(priors):
     assert build_prompt(priors) == "a woman in a park, watercolor, at dusk"
     caption = priors.caption.model_copy(update={"time_of_day": "in the morning", "style": []})

@@ -75,6 +75,7 @@ class Components:
         self.base_id = model_id("sd.base", settings)
         self._lock = threading.RLock()
         self._base: StableDiffusionPipeline | None = None
+        self._scheduler: Any = None  # the model's own, kept: calls set their own on pipelines
         self._prompts: PromptEncoder | None = None
         self._controlnets: dict[str, ControlNetModel] = {}
         self._variants: dict[tuple[Variant, tuple[str, ...]], DiffusionPipeline] = {}
@@ -88,7 +89,9 @@ class Components:
         if self._base is None:
             with self._lock:
                 if self._base is None:
-                    self._base = self._load_base()
+                    base = self._load_base()
+                    self._scheduler = base.scheduler
+                    self._base = base
         return self._base
 
     def _load_base(self) -> StableDiffusionPipeline:
@@ -193,7 +196,8 @@ class Components:
         import diffusers
         from diffusers import SchedulerMixin
 
-        current = self.base.scheduler
+        _ = self.base  # loads the model's scheduler with it
+        current = self._scheduler
         cls = type(current) if name is None else getattr(diffusers, name, None)
         if not (isinstance(cls, type) and issubclass(cls, SchedulerMixin)):
             known = ", ".join(sorted(c.__name__ for c in current.compatibles))

@@ -201,6 +201,7 @@ class Generator:
             offload=self.config.cpu_offload and self.components.can_offload,
         )
         tracker = _Tracker(progress)
+        scheduler = self.components.scheduler(plan.scheduler, plan.scheduler_config)
         candidates: list[Candidate] = []
         try:
             for number, job in enumerate(jobs):
@@ -208,9 +209,12 @@ class Generator:
                 drawn = self._run_job(
                     request, job, plan, state, tracker, jobs[number + 1 :], embeds, latents
                 )
-                pipeline = self._pipeline_name(job)
+                shared = self._recipe_fields(request, job, plan, embeds, scheduler, custom)
                 for index, (image, call) in enumerate(drawn):
-                    recipe = self._recipe(request, job, plan, pipeline, embeds, index, call, custom)
+                    recipe = Recipe(
+                        **shared, seed=plan.seed + index, index=index, batch=call.batch,
+                        batch_first=call.first, cpu_offload=call.offload,
+                    )  # fmt: skip
                     candidates.append(
                         Candidate(
                             image=image,
@@ -329,6 +333,10 @@ class Generator:
             scheduler=request.scheduler,
             scheduler_config=request.scheduler_config,
         )
+
+    def size_for(self, request: GenerationRequest) -> tuple[int, int]:
+        """The (width, height) `request` is drawn at."""
+        return self._size(request)
 
     def _size(self, request: GenerationRequest) -> tuple[int, int]:
         """(width, height): asked for, else the priors' settings, else the model's native size
@@ -606,60 +614,50 @@ class Generator:
 
     # --- recipes ---------------------------------------------------------------------------
 
-    def _pipeline_name(self, job: _Job) -> str:
-        roles = tuple(c.role for c in job.controls)
-        return type(self.components.pipeline(job.variant, roles)).__name__
-
-    def _recipe(
+    def _recipe_fields(
         self,
         request: GenerationRequest,
         job: _Job,
         plan: _Plan,
-        pipeline: str,
         embeds: PromptEmbeddings,
-        index: int,
-        call: _Call,
+        scheduler: Any,
         custom: list[str],
-    ) -> Recipe:
+    ) -> dict[str, Any]:
+        """What every candidate of `job` shares in its recipe."""
         import diffusers
         import torch
 
         components = self.components
-        scheduler = components.scheduler(plan.scheduler, plan.scheduler_config)
         priors = request.priors
-        return Recipe(
-            mode=plan.mode,
-            label=job.label,
-            pipeline=pipeline,
-            source_sha256=priors.source.sha256,
-            priors_version=priors.version,
-            priors_sha256=priors_sha256(priors),
-            prompt=job.prompt,
-            negative_prompt=job.negative,
-            prompt_chunks=embeds.chunks,
-            model_ids=components.model_ids([c.role for c in job.controls]),
-            controls=job.controls,
-            inpaint=job.inpaint,
-            seed=plan.seed + index,
-            base_seed=plan.seed,
-            index=index,
-            width=plan.width,
-            height=plan.height,
-            steps=plan.steps,
-            guidance=plan.guidance,
-            strength=job.strength,
-            scheduler=type(scheduler).__name__,
-            scheduler_config=_plain(dict(scheduler.config)),
-            profile=self.settings.profile,
-            device=str(components.device),
-            dtype=str(components.dtype).removeprefix("torch."),
-            diffusers_version=diffusers.__version__,
-            torch_version=torch.__version__,
-            batch=call.batch,
-            batch_first=call.first,
-            cpu_offload=call.offload,
-            custom_inputs=custom,
-        )
+        roles = tuple(c.role for c in job.controls)
+        return {
+            "mode": plan.mode,
+            "label": job.label,
+            "pipeline": type(components.pipeline(job.variant, roles)).__name__,
+            "source_sha256": priors.source.sha256,
+            "priors_version": priors.version,
+            "priors_sha256": priors_sha256(priors),
+            "prompt": job.prompt,
+            "negative_prompt": job.negative,
+            "prompt_chunks": embeds.chunks,
+            "model_ids": components.model_ids(roles),
+            "controls": job.controls,
+            "inpaint": job.inpaint,
+            "base_seed": plan.seed,
+            "width": plan.width,
+            "height": plan.height,
+            "steps": plan.steps,
+            "guidance": plan.guidance,
+            "strength": job.strength,
+            "scheduler": type(scheduler).__name__,
+            "scheduler_config": _plain(dict(scheduler.config)),
+            "profile": self.settings.profile,
+            "device": str(components.device),
+            "dtype": str(components.dtype).removeprefix("torch."),
+            "diffusers_version": diffusers.__version__,
+            "torch_version": torch.__version__,
+            "custom_inputs": custom,
+        }
 
 
 def is_out_of_memory(exc: BaseException) -> bool:

@@ -119,7 +119,7 @@ class Recipe(BaseModel):
     cpu_offload: bool = False
     custom_inputs: list[str] = Field(
         default_factory=list,
-        description="Inputs given directly (latents, prompt_embeds): the seed alone does not"
+        description="Inputs given directly ('latents', 'embeddings'): the seed alone does not"
         " recreate it.",
     )
 
