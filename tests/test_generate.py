@@ -229,6 +229,23 @@ def test_a_scheduler_can_be_chosen_by_name(generator, priors, store):
         )
 
 
+@pytest.mark.parametrize(
+    ("source", "asked", "size"),
+    [
+        ((128, 96), {}, (85 // 8 * 8, 64)),  # native 64 px long side; the short side >= 64
+        ((96, 128), {}, (64, 85 // 8 * 8)),
+        ((640, 480), {"width": 100}, (96, 72)),
+        ((640, 480), {"height": 203}, (264, 200)),
+        ((640, 480), {"width": 130, "height": 70}, (128, 64)),
+    ],
+)
+def test_size_keeps_the_source_aspect_in_multiples_of_8(generator, priors, source, asked, size):
+    ref = priors.source.model_copy(update={"width": source[0], "height": source[1]})
+    settings = priors.generation.model_copy(update={"width": None, "height": None})
+    changed = priors.model_copy(update={"source": ref, "generation": settings})
+    assert generator.size_for(GenerationRequest(priors=changed, **asked)) == size
+
+
 def test_prompt_comes_from_caption_style_and_time_of_day(priors):
     assert build_prompt(priors) == "a woman in a park, watercolor, at dusk"
     caption = priors.caption.model_copy(update={"time_of_day": "in the morning", "style": []})

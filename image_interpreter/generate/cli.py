@@ -69,6 +69,7 @@ def generate(
         kinds=None if kinds is None else [k.strip() for k in kinds.split(",") if k.strip()],
     )  # fmt: skip
     store = ArtifactStore(settings.artifacts_dir)
+    _quiet()
     generator = Generator(settings)
     with Progress(
         TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
@@ -91,6 +92,16 @@ def generate(
         _write(out / f"{name}.json", (candidate.recipe.model_dump_json(indent=2) + "\n").encode())
     seeds = ", ".join(str(c.seed) for c in drawn[: request.candidates or len(drawn)])
     console.print(f"Wrote {len(drawn)} candidates to {out} (seeds {seeds}).", soft_wrap=True)
+
+
+def _quiet() -> None:
+    """Our bar only: no loading bars or notices from diffusers and transformers."""
+    from diffusers.utils import logging as diffusers_logging
+    from transformers.utils import logging as transformers_logging
+
+    for library in (diffusers_logging, transformers_logging):
+        library.disable_progress_bar()
+        library.set_verbosity_error()
 
 
 def _read_priors(path: Path) -> PriorSet:

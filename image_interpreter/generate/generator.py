@@ -354,8 +354,12 @@ class Generator:
                 height = native
         if width is None:
             width = round(height * source.width / source.height)
+            if width < 64:  # keep the aspect: the short side grows to 64 instead
+                width, height = 64, round(64 * source.height / source.width)
         if height is None:
             height = round(width * source.height / source.width)
+            if height < 64:
+                width, height = round(64 * source.width / source.height), 64
         return max(64, width // 8 * 8), max(64, height // 8 * 8)
 
     def _jobs(
