@@ -577,3 +577,28 @@ def test_store_candidates_records_images_and_recipes(settings, generator, tmp_pa
             read_artifact=session.read_artifact, exact=True,
         )  # fmt: skip
         assert _same(again.image, candidates[3].image)
+
+
+def test_speed_settings_reach_the_models(settings, monkeypatch):
+    from diffusers import UNet2DConditionModel
+
+    compiled = []
+    monkeypatch.setattr(UNet2DConditionModel, "compile", lambda self, **kw: compiled.append(self))
+    config = GenerationConfig(compile_unet=True, channels_last=True, cpu_offload=True)
+    components = Components(settings, config)
+    unet = components.base.unet
+    assert compiled == [unet]  # in place: the same object every variant shares
+    assert unet.conv_in.weight.is_contiguous(memory_format=torch.channels_last)
+    assert components.controlnet("controlnet.depth").conv_in.weight.is_contiguous(
+        memory_format=torch.channels_last
+    )
+    assert components.offload(components.base) is False  # nothing to offload to on a CPU
+
+
+def test_generation_config_comes_from_the_settings_when_they_have_one():
+    from types import SimpleNamespace
+
+    from image_interpreter.generate import config_for
+
+    assert config_for(SimpleNamespace()) == GenerationConfig()
+    assert config_for(SimpleNamespace(generation={"max_batch": 2})).max_batch == 2
