@@ -13,7 +13,14 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, Field, ValidationError
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    model_validator,
+)
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -39,6 +46,120 @@ class Limits(BaseModel):
     max_bytes: int = Field(50 * 1024 * 1024, gt=0, description="Largest upload accepted, in bytes.")
 
 
+# --- the LLM behind the agent ------------------------------------------------------------------
+
+Backend = Literal["interpreter", "tgi", "openai"]
+NativeTools = Literal["auto", "on", "off"]
+ChatFormat = Literal["auto", "openassistant", "generic", "chatml"]
+
+ENV_PREFIX = "IMAGE_INTERPRETER_LLM__"
+
+
+class LLMConfig(BaseModel):
+    """The LLM backend and its limits. `native_tools`: 'on' sends tools through the server's tool
+    calling, 'off' uses the ReAct text protocol, 'auto' uses tool calling and switches to ReAct
+    when the server refuses tools (and starts with ReAct for OpenAssistant models on TGI)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    backend: Backend = Field("interpreter", description="'interpreter' (no LLM), 'tgi', 'openai'.")
+    base_url: str | None = Field(
+        None,
+        description="TGI: the server root (http://host:8080). OpenAI-compatible: the API root,"
+        " usually ending in /v1 (vLLM http://host:8000/v1, Ollama http://host:11434/v1).",
+    )
+    model: str | None = Field(
+        None, description="Model name sent to the server (required by most OpenAI servers)."
+    )
+    api_key: SecretStr | None = Field(None, description="Bearer token for the server, if any.")
+    timeout_s: float = Field(30.0, gt=0, le=600, description="Per request, connect and read.")
+    max_retries: int = Field(2, ge=0, le=10, description="Retries after the first attempt.")
+    backoff_s: float = Field(0.5, ge=0, le=60, description="First retry delay; doubles each time.")
+    backoff_max_s: float = Field(8.0, ge=0, le=300, description="Largest retry delay.")
+    context_tokens: int = Field(4096, ge=512, le=1_000_000, description="The model's context.")
+    max_new_tokens: int = Field(512, ge=16, le=32_768, description="Longest reply generated.")
+    native_tools: NativeTools = "auto"
+    chat_format: ChatFormat = Field(
+        "auto",
+        description="Prompt format for TGI's /generate (ReAct without tool calling); 'auto':"
+        " OpenAssistant for oasst models, else generic.",
+    )
+    temperature: float = Field(0.2, ge=0.0, le=2.0)
+    stream: bool = Field(False, description="Use the streaming endpoints (SSE).")
+
+    @model_validator(mode="after")
+    def _needs_a_server(self) -> LLMConfig:
+        if self.backend != "interpreter" and not self.base_url:
+            raise ValueError(
+                f"backend '{self.backend}' needs a base_url (set {ENV_PREFIX}BASE_URL)"
+            )
+        if self.base_url and not self.base_url.startswith(("http://", "https://")):
+            raise ValueError(
+                f"{ENV_PREFIX}BASE_URL must start with http:// or https:// (got {self.base_url!r})"
+            )
+        return self
+
+    @property
+    def uses_llm(self) -> bool:
+        return self.backend != "interpreter"
+
+    def resolved_chat_format(self) -> Literal["openassistant", "generic", "chatml"]:
+        if self.chat_format != "auto":
+            return self.chat_format
+        return "openassistant" if looks_like_openassistant(self.model) else "generic"
+
+    def where(self) -> str:
+        """For messages: 'TGI at http://...'."""
+        names = {"tgi": "text-generation-inference", "openai": "the OpenAI-compatible server"}
+        return f"{names.get(self.backend, self.backend)} at {self.base_url}"
+
+
+def looks_like_openassistant(model: str | None) -> bool:
+    name = (model or "").lower()
+    return "oasst" in name or "openassistant" in name
+
+
+# --- generation ---------------------------------------------------------------------------------
+
+
+class GenerationConfig(BaseModel):
+    """How the generator uses memory and time (`IMAGE_INTERPRETER_GENERATION__*`)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    cpu_offload: bool = Field(
+        False,
+        description="Keep models in CPU memory and move each to the GPU only while it runs"
+        " (slower, far less GPU memory). Has no effect on a CPU.",
+    )
+    vae_slicing: bool | None = Field(
+        None, description="Decode a batch one image at a time. None: when the batch is large."
+    )
+    vae_tiling: bool | None = Field(
+        None, description="Decode large images in tiles. None: above `vae_tiling_pixels`."
+    )
+    vae_slicing_pixels: int = Field(
+        2 * 1024 * 1024, gt=0, description="Batch pixels (images x width x height) for slicing."
+    )
+    vae_tiling_pixels: int = Field(
+        1536 * 1536, gt=0, description="Pixels of one image above which the VAE decodes in tiles."
+    )
+    channels_last: bool | None = Field(
+        None, description="Channels-last memory format for UNet and ControlNets. None: on CUDA."
+    )
+    compile_unet: bool = Field(
+        False, description="torch.compile the UNet (slow first call, faster afterwards)."
+    )
+    max_batch: int = Field(8, ge=1, le=64, description="Most images in one pipeline call.")
+    oom_fallback: bool = Field(
+        True, description="On out-of-memory, retry with half the batch, then with CPU offload."
+    )
+    text_cache_size: int = Field(64, ge=0, description="Text embeddings kept (0: no cache).")
+    inpaint_grow: float = Field(
+        1 / 64, ge=0.0, le=0.25, description="Grow inpainting masks by this part of the long side."
+    )
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="IMAGE_INTERPRETER_",
@@ -61,6 +182,10 @@ class Settings(BaseSettings):
     offline: bool = Field(False, description="Never try to download; only use cached weights.")
     tiny_dir: Path | None = Field(None, description="Tiny models folder; default in data_dir.")
     limits: Limits = Field(default_factory=Limits)
+    llm: LLMConfig = Field(
+        default_factory=LLMConfig, description="The agent's LLM; default: no LLM (interpreter)."
+    )
+    generation: GenerationConfig = Field(default_factory=GenerationConfig)
     trusted_hub_repos: list[str] = Field(
         default_factory=list,
         description="torch.hub repositories allowed to run their code (e.g. 'ultralytics/yolov5').",
@@ -114,14 +239,21 @@ def load_settings(**overrides: object) -> Settings:
     try:
         return Settings(**overrides)  # type: ignore[arg-type]
     except ValidationError as exc:
-        problems = "; ".join(
-            f"{'.'.join(str(p) for p in err['loc']) or 'settings'}: {err['msg']}"
-            for err in exc.errors()
-        )
+        problems = "; ".join(_problem(err) for err in exc.errors())
         raise SettingsError(
             f"Invalid configuration ({problems}). Check IMAGE_INTERPRETER_* variables"
             " and the TOML file."
         ) from None
+
+
+def _problem(err: dict) -> str:
+    """One validation error, named both as a setting and as its environment variable."""
+    path = [str(p) for p in err["loc"] if not isinstance(p, int)]
+    message = str(err["msg"]).removeprefix("Value error, ")
+    if not path:
+        return message
+    variable = "IMAGE_INTERPRETER_" + "__".join(part.upper() for part in path)
+    return f"{'.'.join(path)} ({variable}): {message}"
 
 
 @lru_cache(maxsize=1)

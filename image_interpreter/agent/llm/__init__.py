@@ -10,7 +10,7 @@
 from __future__ import annotations
 
 from image_interpreter.agent.llm.base import LLMBackend, LLMReply, OnToken
-from image_interpreter.agent.llm.config import LLMConfig, LLMEnvSettings, llm_config
+from image_interpreter.agent.llm.config import LLMConfig, llm_config
 from image_interpreter.agent.llm.errors import (
     LLMError,
     LLMRequestError,
@@ -39,7 +39,6 @@ __all__ = [
     "Backoff",
     "LLMBackend",
     "LLMConfig",
-    "LLMEnvSettings",
     "LLMError",
     "LLMReply",
     "LLMRequestError",
