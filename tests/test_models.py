@@ -237,6 +237,7 @@ def test_a_crashed_build_leaves_nothing_behind(tmp_path, monkeypatch):
 
 def test_losing_a_build_race_keeps_the_winners_copy(tmp_path, monkeypatch):
     settings = _settings(tmp_path)
+
     def finish_after_a_rival(folder: Path) -> None:
         (folder / "mine.bin").write_bytes(b"mine")
         target.mkdir()

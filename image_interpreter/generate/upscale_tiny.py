@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from image_interpreter.models.tiny import _MAX_TOKENS, _seeded, _tiny_tokenizer, tiny_model
+from image_interpreter.models.tiny import CLIP_MAX_TOKENS, seeded, tiny_clip_tokenizer, tiny_model
 
 TINY_SD_X4 = "tiny/sd-x4-upscaler"
 TINY_ESRGAN = "tiny/esrgan-x4"
@@ -30,8 +30,8 @@ def build_sd_x4(folder: Path) -> None:
     )
     from transformers import CLIPTextConfig, CLIPTextModel
 
-    tokenizer = _tiny_tokenizer()
-    with _seeded(10):
+    tokenizer = tiny_clip_tokenizer()
+    with seeded(10):
         unet = UNet2DConditionModel(
             sample_size=32,
             in_channels=7,
@@ -45,7 +45,7 @@ def build_sd_x4(folder: Path) -> None:
             cross_attention_dim=32,
             num_class_embeds=351,  # noise levels 0..max_noise_level
         )
-    with _seeded(11):
+    with seeded(11):
         vae = AutoencoderKL(
             in_channels=3,
             out_channels=3,
@@ -58,7 +58,7 @@ def build_sd_x4(folder: Path) -> None:
             sample_size=128,
             scaling_factor=0.08333,  # the real upscaler's; anything else draws a warning
         )
-    with _seeded(12):
+    with seeded(12):
         text_encoder = CLIPTextModel(
             CLIPTextConfig(
                 vocab_size=len(tokenizer),
@@ -66,7 +66,7 @@ def build_sd_x4(folder: Path) -> None:
                 intermediate_size=37,
                 num_hidden_layers=2,
                 num_attention_heads=4,
-                max_position_embeddings=_MAX_TOKENS,
+                max_position_embeddings=CLIP_MAX_TOKENS,
                 projection_dim=32,
                 layer_norm_eps=1e-5,
                 bos_token_id=tokenizer.bos_token_id,
@@ -104,7 +104,7 @@ def build_esrgan(folder: Path) -> None:
     import torch
     from spandrel.architectures.ESRGAN import ESRGAN
 
-    with _seeded(13):
+    with seeded(13):
         model = ESRGAN(in_nc=3, out_nc=3, num_filters=8, num_blocks=1, scale=4)
     with torch.no_grad():
         model.model[-1].bias.fill_(0.5)

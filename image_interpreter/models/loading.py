@@ -120,7 +120,10 @@ def load_pretrained(loader: type[T], role: str, settings: Settings, **kwargs: An
         if isinstance(target, Path):
             return loader.from_pretrained(target, **kwargs)
         return loader.from_pretrained(
-            target, cache_dir=settings.hf_cache_dir, local_files_only=_offline(settings), **kwargs
+            target,
+            cache_dir=settings.hf_cache_dir,
+            local_files_only=offline_mode(settings),
+            **kwargs,
         )
 
     return load_with(load, role, settings)
@@ -150,7 +153,7 @@ def hub_cache_dir(settings: Settings) -> Path:
     return Path(settings.hf_cache_dir or constants.HF_HUB_CACHE)
 
 
-def _offline(settings: Settings) -> bool:
+def offline_mode(settings: Settings) -> bool:
     """Ours or the hub's own switch (HF_HUB_OFFLINE): passing local_files_only=False explicitly
     would override the latter in diffusers and transformers."""
     from huggingface_hub import constants
@@ -162,7 +165,7 @@ def _unavailable(model: str, role: str, settings: Settings, exc: BaseException) 
     from huggingface_hub.errors import GatedRepoError
 
     cache = hub_cache_dir(settings)
-    offline = _offline(settings)
+    offline = offline_mode(settings)
     why = "offline mode is on, so it was not downloaded" if offline else "could not be downloaded"
     download = f"hf download {model}"
     if settings.hf_cache_dir:

@@ -158,7 +158,7 @@ def _build_failed(model_id: str, root: Path, exc: OSError) -> ModelUnavailable:
 
 
 @contextmanager
-def _seeded(seed: int) -> Iterator[None]:
+def seeded(seed: int) -> Iterator[None]:
     """Fixed weights on every machine, without disturbing the caller's random state."""
     import torch
 
@@ -171,13 +171,13 @@ def _seeded(seed: int) -> Iterator[None]:
 # Sizes follow diffusers' own miniature test components. With two VAE blocks the VAE downsamples
 # by 2 (not 8): the default image is 64 px, and 64-128 px keeps everything fast.
 
-_MAX_TOKENS = 77  # CLIP's context length, which the SD pipelines pad prompts to
+CLIP_MAX_TOKENS = 77  # CLIP's context length, which the SD pipelines pad prompts to
 
 
 def _tiny_unet() -> UNet2DConditionModel:
     from diffusers import UNet2DConditionModel
 
-    with _seeded(0):
+    with seeded(0):
         return UNet2DConditionModel(
             sample_size=32,
             in_channels=4,
@@ -220,7 +220,7 @@ _MERGES = [
 ]
 
 
-def _tiny_tokenizer() -> CLIPTokenizer:
+def tiny_clip_tokenizer() -> CLIPTokenizer:
     """A real CLIP BPE tokenizer with a 500-odd token vocabulary, written out and loaded back."""
     from transformers import CLIPTokenizer
 
@@ -233,7 +233,7 @@ def _tiny_tokenizer() -> CLIPTokenizer:
         (folder / "vocab.json").write_text(json.dumps(vocab, ensure_ascii=False), encoding="utf-8")
         merges = "#version: 0.2\n" + "".join(f"{a} {b}\n" for a, b in _MERGES)
         (folder / "merges.txt").write_text(merges, encoding="utf-8")
-        return CLIPTokenizer.from_pretrained(folder, model_max_length=_MAX_TOKENS)
+        return CLIPTokenizer.from_pretrained(folder, model_max_length=CLIP_MAX_TOKENS)
 
 
 @tiny_model("tiny/sd-base")
@@ -242,9 +242,9 @@ def build_sd_base(folder: Path) -> None:
     from diffusers import AutoencoderKL, DDIMScheduler, StableDiffusionPipeline
     from transformers import CLIPTextConfig, CLIPTextModel
 
-    tokenizer = _tiny_tokenizer()
+    tokenizer = tiny_clip_tokenizer()
     unet = _tiny_unet()
-    with _seeded(1):
+    with seeded(1):
         vae = AutoencoderKL(
             in_channels=3,
             out_channels=3,
@@ -256,7 +256,7 @@ def build_sd_base(folder: Path) -> None:
             norm_num_groups=32,
             sample_size=64,
         )
-    with _seeded(2):
+    with seeded(2):
         text_encoder = CLIPTextModel(
             CLIPTextConfig(
                 vocab_size=len(tokenizer),
@@ -264,7 +264,7 @@ def build_sd_base(folder: Path) -> None:
                 intermediate_size=37,
                 num_hidden_layers=2,
                 num_attention_heads=4,
-                max_position_embeddings=_MAX_TOKENS,
+                max_position_embeddings=CLIP_MAX_TOKENS,
                 projection_dim=32,
                 layer_norm_eps=1e-5,
                 bos_token_id=tokenizer.bos_token_id,
@@ -311,7 +311,7 @@ def build_controlnet(folder: Path) -> None:
         controlnet.controlnet_mid_block,
         controlnet.controlnet_cond_embedding.conv_out,
     ]
-    with _seeded(3), torch.no_grad():
+    with seeded(3), torch.no_grad():
         for conv in zeroed:
             torch.nn.init.normal_(conv.weight, std=0.5)
             torch.nn.init.zeros_(conv.bias)

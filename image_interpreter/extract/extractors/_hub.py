@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from image_interpreter.errors import ModelUnavailable
-from image_interpreter.models.loading import _offline
+from image_interpreter.models.loading import offline_mode
 from image_interpreter.settings import Settings
 
 
@@ -29,7 +29,7 @@ def hub_file(repo: str, names: Sequence[str], settings: Settings) -> Path:
                     repo,
                     name,
                     cache_dir=settings.hf_cache_dir,
-                    local_files_only=_offline(settings),
+                    local_files_only=offline_mode(settings),
                 )
             )
         except EntryNotFoundError as exc:  # not in the repo, or not in the cache when offline

@@ -20,7 +20,7 @@ from image_interpreter.models import (
     resolve_dtype,
     tiny_model,
 )
-from image_interpreter.models.tiny import _seeded
+from image_interpreter.models.tiny import seeded
 from image_interpreter.settings import Settings
 
 CAPTION_ROLE = "extract.caption.blip"
@@ -128,7 +128,7 @@ def _tiny_blip(folder: Path, loader_name: str, seed: int) -> None:
         projection_dim=32,
         image_text_hidden_size=32,
     )
-    with _seeded(seed):
+    with seeded(seed):
         model = getattr(transformers, loader_name)(config).eval()
     model.save_pretrained(folder)
     processor.save_pretrained(folder)

@@ -26,7 +26,7 @@ from image_interpreter.extract.base import Params
 from image_interpreter.extract.extractors._hub import hub_file, only_these_files
 from image_interpreter.models.loading import load_with, resolve, resolve_device, resolve_dtype
 from image_interpreter.models.registry import model_id, register_role
-from image_interpreter.models.tiny import _seeded, tiny_model
+from image_interpreter.models.tiny import seeded, tiny_model
 from image_interpreter.priors.render.ade20k import ADE20K_CLASSES
 from image_interpreter.settings import Settings
 
@@ -256,7 +256,7 @@ def build_clip(folder: Path) -> None:
             "std": [0.26862954, 0.26130258, 0.27577711],
         },
     }
-    with _seeded(10):
+    with seeded(10):
         model = open_clip.CLIP(**config["model_cfg"])
     (folder / CONFIG).write_text(json.dumps(config, indent=2), encoding="utf-8")
     save_model(model, str(folder / WEIGHTS[0]))

@@ -42,7 +42,7 @@ from image_interpreter.models import (
     resolve_dtype,
     tiny_model,
 )
-from image_interpreter.models.tiny import _seeded
+from image_interpreter.models.tiny import seeded
 from image_interpreter.priors.schema import DepthPrior
 
 Nearer = Literal["larger", "smaller"]
@@ -282,7 +282,7 @@ def build_depth_anything(folder: Path) -> None:
         head_hidden_size=8,
         depth_estimation_type="relative",
     )
-    with _seeded(20):
+    with seeded(20):
         model = DepthAnythingForDepthEstimation(config)
         with torch.no_grad():
             for conv in (model.head.conv1, model.head.conv2, model.head.conv3):

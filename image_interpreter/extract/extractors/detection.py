@@ -27,7 +27,7 @@ from image_interpreter.models import (
     resolve_dtype,
     tiny_model,
 )
-from image_interpreter.models.tiny import _seeded
+from image_interpreter.models.tiny import seeded
 from image_interpreter.priors.schema import DetectedObject, ObjectsPrior, Unit
 
 OWLV2_ROLE = "extract.objects.owlv2"
@@ -146,7 +146,7 @@ def build_owlv2(folder: Path) -> None:
         },
         projection_dim=32,
     )
-    with _seeded(13):
+    with seeded(13):
         model = Owlv2ForObjectDetection(config).eval()
     model.save_pretrained(folder)
     processor.save_pretrained(folder)

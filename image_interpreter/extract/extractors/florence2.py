@@ -26,7 +26,7 @@ from image_interpreter.models import (
     resolve_dtype,
     tiny_model,
 )
-from image_interpreter.models.tiny import _seeded
+from image_interpreter.models.tiny import seeded
 from image_interpreter.priors.schema import Box
 from image_interpreter.settings import Settings
 
@@ -225,7 +225,7 @@ def build_florence2(folder: Path) -> None:
     config = Florence2Config(
         text_config=text, vision_config=vision, image_token_id=tokenizer.image_token_id
     )
-    with _seeded(10):
+    with seeded(10):
         model = Florence2ForConditionalGeneration(config).eval()
     model.save_pretrained(folder)
     processor.save_pretrained(folder)

@@ -33,7 +33,7 @@ from image_interpreter.extract.extractors.clip_labels import ROLE as CLIP_ROLE
 from image_interpreter.extract.extractors.clip_labels import LabelParams, label_masks
 from image_interpreter.models.loading import load_with, resolve, resolve_device
 from image_interpreter.models.registry import register_role
-from image_interpreter.models.tiny import _seeded, tiny_model
+from image_interpreter.models.tiny import seeded, tiny_model
 from image_interpreter.priors.schema import Box, DetectedObject, ObjectsPrior, Unit
 from image_interpreter.settings import Settings
 
@@ -380,7 +380,7 @@ def build_sam(folder: Path) -> None:
     """SAM with a 2-block ViT on 64 px inputs, from segment_anything's own blocks."""
     from safetensors.torch import save_model
 
-    with _seeded(11):
+    with seeded(11):
         model = _custom(TINY_SAM)
     (folder / CONFIG).write_text(json.dumps(TINY_SAM, indent=2), encoding="utf-8")
     save_model(model, str(folder / TINY_SAM["checkpoint"]))

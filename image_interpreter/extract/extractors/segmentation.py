@@ -31,14 +31,14 @@ from image_interpreter.extract.base import (
     register_extractor,
 )
 from image_interpreter.models.loading import (
-    _offline,
     load_pretrained,
     load_with,
+    offline_mode,
     resolve_device,
     resolve_dtype,
 )
 from image_interpreter.models.registry import register_role
-from image_interpreter.models.tiny import _seeded, tiny_model
+from image_interpreter.models.tiny import seeded, tiny_model
 from image_interpreter.priors.render.ade20k import ADE20K_CLASSES, ade20k_index
 from image_interpreter.priors.schema import SegmentationPrior, SegmentClass
 from image_interpreter.settings import Settings
@@ -256,7 +256,7 @@ def _download(url: str, model: str, settings: Settings) -> dict[str, Any]:
 
     folder = Path(torch.hub.get_dir()) / "checkpoints"
     file = folder / Path(urlparse(url).path).name
-    if not file.is_file() and _offline(settings):
+    if not file.is_file() and offline_mode(settings):
         raise _unavailable(model, url, file, "offline mode is on, so they were not downloaded")
     try:
         return torch.hub.load_state_dict_from_url(
@@ -308,7 +308,7 @@ def build_upernet(folder: Path) -> None:
         id2label=dict(enumerate(ADE20K_CLASSES)),
         label2id={name: index for index, name in enumerate(ADE20K_CLASSES)},
     )
-    with _seeded(12):
+    with seeded(12):
         model = UperNetForSemanticSegmentation(config)
     model.save_pretrained(folder, safe_serialization=True)
     SegformerImageProcessor(size={"height": 64, "width": 64}).save_pretrained(folder)
@@ -321,7 +321,7 @@ def build_fcn(folder: Path) -> None:
     from safetensors.torch import save_model
 
     config = {"arch": "fcn_resnet50", "num_classes": 21, "aux_loss": False, "resize": 64}
-    with _seeded(13):
+    with seeded(13):
         model = _fcn(config)
     (folder / "fcn_config.json").write_text(json.dumps(config, indent=2), encoding="utf-8")
     save_model(model, str(folder / "model.safetensors"))

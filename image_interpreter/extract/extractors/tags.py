@@ -31,7 +31,7 @@ from image_interpreter.models import (
     resolve_device,
     tiny_model,
 )
-from image_interpreter.models.tiny import _seeded
+from image_interpreter.models.tiny import seeded
 from image_interpreter.priors.schema import CaptionPrior, Prior, Tag, Unit
 from image_interpreter.settings import Settings
 
@@ -316,24 +316,24 @@ class SNNMLPTags(HubTagExtractor):
 
 @tiny_model("tiny/squeezenet1_1")
 def build_squeezenet(folder: Path) -> None:
-    with _seeded(20):
+    with seeded(20):
         save_classifier(folder, "squeezenet1_1", {})
 
 
 @tiny_model("tiny/densenet121")
 def build_densenet(folder: Path) -> None:
-    with _seeded(21):
+    with seeded(21):
         save_classifier(folder, "densenet121", {}, "DenseNet121_Weights.IMAGENET1K_V1")
 
 
 @tiny_model("tiny/resnext-wsl")
 def build_resnext_wsl(folder: Path) -> None:
     kwargs = {"block": "Bottleneck", "layers": [1, 1, 1, 1], "groups": 32, "width_per_group": 4}
-    with _seeded(22):
+    with seeded(22):
         save_classifier(folder, "ResNet", kwargs)
 
 
 @tiny_model("tiny/snnmlp")
 def build_snnmlp(folder: Path) -> None:
-    with _seeded(23):
+    with seeded(23):
         save_classifier(folder, "squeezenet1_1", {})
