@@ -1,0 +1,150 @@
+"""Tools over the version tree and the session as a whole: undo, redo, go to a version, history,
+and export (to the data folder's exports, named by a handle, never a path the caller chose)."""
+
+from __future__ import annotations
+
+import re
+import secrets
+from datetime import UTC, datetime
+
+from langchain_core.tools import BaseTool
+from pydantic import Field
+
+from image_interpreter.session import VersionInfo
+from image_interpreter.tools.base import Args, ToolError, make_tool
+from image_interpreter.tools.context import Toolbox
+from image_interpreter.tools.handles import VersionNumber
+
+EXPORTS = "exports"
+
+
+class StepsArgs(Args):
+    steps: int = Field(1, ge=1, le=50, description="How many changes.")
+
+
+class VersionArgs(Args):
+    version: VersionNumber
+
+
+class HistoryArgs(Args):
+    last: int = Field(20, ge=1, le=200, description="Show at most this many recent versions.")
+
+
+class ExportArgs(Args):
+    label: str | None = Field(
+        None,
+        pattern=r"^[A-Za-z0-9][A-Za-z0-9 _-]{0,39}$",
+        description="A short label for the export's name (letters, digits, spaces, - and _).",
+    )
+
+
+def tools(box: Toolbox) -> list[BaseTool]:
+    session = box.session
+
+    def undo(steps: int = 1) -> str:
+        versions = {v.number: v for v in session.history()}
+        chain = [_current(versions)]
+        while len(chain) <= steps and versions[chain[-1]].parent is not None:
+            chain.append(versions[chain[-1]].parent)
+        possible = len(chain) - 1
+        if possible < steps:
+            raise ToolError(
+                f"Nothing to undo: version {chain[0]} is the first version."
+                if not possible
+                else f"Only {_many(possible)} can be undone (version {chain[-1]} is the first)."
+            )
+        for _ in range(steps):
+            landed = session.undo()
+        return _now(f"Undid {_many(steps)}", versions[landed.version])
+
+    def redo(steps: int = 1) -> str:
+        waiting = len(session.state().redo)
+        if waiting < steps:
+            raise ToolError(
+                "Nothing to redo: there has been no undo since the last change."
+                if not waiting
+                else f"Only {_many(waiting)} can be redone."
+            )
+        for _ in range(steps):
+            landed = session.redo()
+        versions = {v.number: v for v in session.history()}
+        return _now(f"Redid {_many(steps)}", versions[landed.version])
+
+    def go_to_version(version: int) -> str:
+        session.checkout(version)  # SessionError names the versions there are
+        versions = {v.number: v for v in session.history()}
+        return _now(f"Went to version {version}", versions[version]) + (
+            " The next edit branches from it."
+        )
+
+    def history(last: int = 20) -> str:
+        versions = session.history()
+        if not versions:
+            return "No versions yet."
+        lines = [f"Versions ({len(versions)}; * marks the current one):"]
+        if len(versions) > last:
+            lines.append(f"  ... {len(versions) - last} older versions not shown")
+        for v in versions[-last:]:
+            mark = "*" if v.current else " "
+            parent = (
+                f" (from {v.parent})" if v.parent is not None and v.parent != v.number - 1 else ""
+            )
+            lines.append(f" {mark}{v.number}{parent}: {v.summary or '(no summary)'}")
+        images = session.images()
+        lines.append(
+            "Images: "
+            + ", ".join(
+                f"{i.handle} ({i.ref.name or 'unnamed'}, {i.ref.width}×{i.ref.height})"
+                for i in images
+            )
+        )
+        for g in session.generations():
+            chosen = f", chose {g.chosen}" if g.chosen is not None else ""
+            many = _count(len(g.candidates), "candidate")
+            lines.append(f"Generation {g.id} from version {g.version}: {many}{chosen}")
+        return "\n".join(lines)
+
+    def export_session(label: str | None = None) -> str:
+        folder = box.settings.data_dir / EXPORTS
+        stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
+        slug = re.sub(r"[^a-z0-9]+", "-", (label or "session").lower()).strip("-") or "session"
+        name = f"{slug}-{stamp}-{secrets.token_hex(3)}"
+        box.store.export(session.id, folder / name)
+        state = session.state()
+        counts = ", ".join(
+            _count(len(items), what)
+            for items, what in (
+                (state.images, "image"),
+                (state.versions, "version"),
+                (state.generations, "generation"),
+                (state.turns, "turn"),
+            )
+        )
+        return f"Exported this session as '{name}' in the data folder's exports: {counts}."
+
+    return [
+        make_tool("undo", StepsArgs, undo),
+        make_tool("redo", StepsArgs, redo),
+        make_tool("go_to_version", VersionArgs, go_to_version),
+        make_tool("history", HistoryArgs, history),
+        make_tool("export_session", ExportArgs, export_session),
+    ]
+
+
+def _current(versions: dict[int, VersionInfo]) -> int:
+    for number, info in versions.items():
+        if info.current:
+            return number
+    raise ToolError("Nothing to undo: this session has no versions yet.")
+
+
+def _many(steps: int) -> str:
+    return "the last change" if steps == 1 else f"{steps} changes"
+
+
+def _now(done: str, at: VersionInfo) -> str:
+    return f"{done}: now at version {at.number} ({at.summary or 'no summary'})."
+
+
+def _count(n: int, what: str) -> str:
+    return f"{n} {what}{'' if n == 1 else 's'}"
