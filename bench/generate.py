@@ -168,6 +168,31 @@ def tiny(args: argparse.Namespace, folder: Path) -> None:
         result,
         4,
     )
+    ranking(case, settings, store, result["batched"])
+
+
+def ranking(case: Case, settings: Settings, store: ArtifactStore, gen_s: float) -> None:
+    """What ranking adds to a request: CLIP score plus the enabled priors (pose, depth)
+    extracted again from every candidate."""
+    from image_interpreter.extract import ExtractionService
+    from image_interpreter.rank import rank
+
+    service = ExtractionService(settings, store)
+
+    def run(seed: int) -> float:
+        images = [c.image for c in case.ours(seed=seed)]
+        return timed(
+            lambda: rank(images, case.request.priors, settings=settings, service=service,
+                         read_artifact=store.get, put_artifact=store.put),
+            case.sync,
+        )  # fmt: skip
+
+    first = run(100)  # loads CLIP and the extractors' models
+    fresh = statistics.median(run(200 + i) for i in range(3))  # new pictures, models loaded
+    print("ranking 4 new candidates (CLIP + pose and depth extracted again):")
+    print(f"  first call (loads the models):     {first:8.3f} s")
+    print(f"  models loaded, new candidates:     {fresh:8.3f} s")
+    print(f"  ranking / generating them:         {fresh / gen_s:8.2f}x")
 
 
 # --- full-size SD 1.5 architecture, random weights (CUDA only) ---------------------------------
