@@ -165,6 +165,7 @@ class TurnReport:
     llm_calls: int = 0
     tools: list[str] = field(default_factory=list)
     timings: dict[str, float] = field(default_factory=dict)
+    model_seconds: float = 0.0  # inside models (extraction, generation, ranking, upscaling)
     failures: list[str] = field(default_factory=list)
 
     @property
@@ -255,11 +256,13 @@ def run_dialogue(dialogue: Dialogue, mode: Mode, runtime: Runtime) -> DialogueRe
             unscripted = model.unscripted
         entry = TurnReport(number, turn.user)
         report.turns.append(entry)
+        in_models = box.model_seconds
         try:
             result = agent.turn(turn.user)
         except Exception as error:  # a crash ends the dialogue: the state is unknown
             entry.failures.append(f"the turn raised {type(error).__name__}: {error}")
             break
+        entry.model_seconds = box.model_seconds - in_models
         entry.reply = result.reply
         entry.path = result.path
         entry.llm_calls = result.tokens.get("llm_calls", 0)
