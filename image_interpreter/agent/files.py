@@ -11,8 +11,6 @@ from __future__ import annotations
 import hashlib
 import io
 import json
-import os
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -20,7 +18,7 @@ from typing import Any, Literal
 from PIL import Image
 from pydantic import ValidationError
 
-from image_interpreter.durable import fsync_dir
+from image_interpreter.durable import write_atomic
 from image_interpreter.errors import ImageInterpreterError, PriorsError
 from image_interpreter.priors.openpose import export_openpose, import_openpose
 from image_interpreter.priors.render import (
@@ -84,23 +82,6 @@ def read_priors(path: Path) -> PriorsFile:
         " with a 'people' list of 'pose_keypoints_2d'). `image-interpreter schema --example`"
         " shows a PriorSet."
     )
-
-
-def write_atomic(path: Path, data: bytes) -> None:
-    """Write `data` to `path` through a temporary file and a rename: never half a file."""
-    folder = path.parent if str(path.parent) else Path(".")
-    folder.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{path.name}.", suffix=".part")
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    fsync_dir(folder)
 
 
 def dump_priors(priors: PriorSet, fmt: Format) -> bytes:

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -13,6 +11,7 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
 from image_interpreter.artifacts import ArtifactStore
 from image_interpreter.cli.main import console, settings_from
+from image_interpreter.durable import write_atomic
 from image_interpreter.errors import ExtractionError
 from image_interpreter.extract.registry import extractor_choices, find_extractor
 from image_interpreter.extract.service import ExtractionService
@@ -113,15 +112,4 @@ def _write(out: Path, priors: PriorSet, image, artifacts: ArtifactStore) -> None
     for kind, picture in preview_images(priors, image, artifacts.get).items():
         files[f"{kind}.png"] = encode_png(picture.convert("RGB"))
     for name, data in files.items():
-        _write_atomic(out / name, data)
-
-
-def _write_atomic(path: Path, data: bytes) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+        write_atomic(out / name, data)

@@ -11,8 +11,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
-import tempfile
 import threading
 from pathlib import Path
 from typing import Any
@@ -21,7 +19,7 @@ from PIL import Image
 from pydantic import TypeAdapter, ValidationError
 
 from image_interpreter.artifacts import ArtifactStore
-from image_interpreter.durable import fsync_dir
+from image_interpreter.durable import write_atomic
 from image_interpreter.errors import ExtractionError, ImageInterpreterError
 from image_interpreter.extract.base import ExtractContext, Extractor, Params, Progress
 from image_interpreter.extract.registry import find_extractor
@@ -186,19 +184,7 @@ class ExtractionService:
         return prior
 
     def _write_cache(self, key: str, prior: Prior) -> None:
-        path = self._cache_path(key)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=".json")
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8") as handle:
-                handle.write(prior.model_dump_json())
-                handle.flush()
-                os.fsync(handle.fileno())
-            os.replace(tmp, path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
-        fsync_dir(path.parent)
+        write_atomic(self._cache_path(key), prior.model_dump_json().encode())
 
 
 def _validate(annotation: Any, text: str) -> Prior:

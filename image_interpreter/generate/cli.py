@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import tempfile
 from pathlib import Path
 from typing import Annotated
 
@@ -13,6 +11,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from image_interpreter.artifacts import ArtifactStore
 from image_interpreter.cli.main import console, settings_from
+from image_interpreter.durable import write_atomic
 from image_interpreter.generate.errors import GenerationError
 from image_interpreter.generate.generator import Generator
 from image_interpreter.generate.request import MODES, GenerationRequest
@@ -88,8 +87,10 @@ def generate(
         name = f"candidate-{candidate.index:02d}"
         if mode == "per_prior":
             name += f"-{candidate.label}"
-        _write(out / f"{name}.png", encode_png(candidate.image.convert("RGB")))
-        _write(out / f"{name}.json", (candidate.recipe.model_dump_json(indent=2) + "\n").encode())
+        write_atomic(out / f"{name}.png", encode_png(candidate.image.convert("RGB")))
+        write_atomic(
+            out / f"{name}.json", (candidate.recipe.model_dump_json(indent=2) + "\n").encode()
+        )
     seeds = ", ".join(str(c.seed) for c in drawn[: request.candidates or len(drawn)])
     console.print(f"Wrote {len(drawn)} candidates to {out} (seeds {seeds}).", soft_wrap=True)
 
@@ -137,14 +138,3 @@ def _request(priors: PriorSet, **fields: object) -> GenerationRequest:
             f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors()[:3]
         )
         raise GenerationError(f"Invalid generation options ({problems}).") from None
-
-
-def _write(path: Path, data: bytes) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise

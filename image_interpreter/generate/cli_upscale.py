@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import tempfile
 from pathlib import Path
 from typing import Annotated
 
@@ -11,6 +9,7 @@ import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from image_interpreter.cli.main import console, settings_from
+from image_interpreter.durable import replacing
 from image_interpreter.images import load_image_file
 
 
@@ -115,16 +114,8 @@ def quiet_libraries() -> None:
 
 def _save(image, path: Path) -> None:
     """Write through a temporary file beside `path`, then rename: no half-written picture."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=path.suffix)
-    os.close(fd)
-    try:
+    with replacing(path) as tmp:
         if path.suffix.lower() in {".jpg", ".jpeg"}:
-            image = image.convert("RGB")
-            image.save(tmp, quality=95)
+            image.convert("RGB").save(tmp, quality=95)
         else:
             image.save(tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise

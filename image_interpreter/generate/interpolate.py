@@ -25,8 +25,6 @@ from __future__ import annotations
 
 import json
 import math
-import os
-import tempfile
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -34,6 +32,7 @@ from typing import TYPE_CHECKING, Any
 
 from PIL import Image
 
+from image_interpreter.durable import replacing
 from image_interpreter.generate.errors import GenerationError
 from image_interpreter.generate.prompt import PromptEmbeddings, build_negative, build_prompt
 from image_interpreter.generate.request import Candidate, GenerationRequest, Recipe
@@ -589,14 +588,8 @@ def write_animation(
 
 def _atomic(path: Path, write: Callable[[str], Any]) -> None:
     """Write through a temporary file beside `path` (same extension), then rename into place."""
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=path.suffix)
-    os.close(fd)
-    try:
-        write(tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with replacing(path) as tmp:
+        write(str(tmp))
 
 
 def with_seed(endpoint: Endpoint, seed: int | None) -> Endpoint:

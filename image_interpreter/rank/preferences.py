@@ -18,15 +18,13 @@ generator recorded one, else the version's caption.
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
 from image_interpreter.artifacts.store import ArtifactStore
-from image_interpreter.durable import fsync_dir
+from image_interpreter.durable import replacing
 from image_interpreter.errors import ImageInterpreterError
 from image_interpreter.rank.ranking import RankedCandidate
 from image_interpreter.rank.scoring import CandidateScore
@@ -136,23 +134,13 @@ def write_preferences(rows: Iterable[dict[str, Any]], out: Path, layout: Layout 
             f"Cannot write preferences as '{out.name}': name a .jsonl or .parquet file."
         )
     rows = list(rows)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=out.parent, prefix=f".tmp-{out.name}-")
-    os.close(fd)
-    try:
+    with replacing(out) as tmp:
         if suffix == ".jsonl":
             with open(tmp, "w", encoding="utf-8") as handle:
                 for row in rows:
                     handle.write(json.dumps(row, ensure_ascii=False, sort_keys=True) + "\n")
-                handle.flush()
-                os.fsync(handle.fileno())
         else:
-            _write_parquet(rows, Path(tmp), layout)
-        os.replace(tmp, out)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    fsync_dir(out.parent)
+            _write_parquet(rows, tmp, layout)
     return len(rows)
 
 
