@@ -8,7 +8,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from image_interpreter.models.tiny import CLIP_MAX_TOKENS, seeded, tiny_clip_tokenizer, tiny_model
+from image_interpreter.models.tiny import (
+    seeded,
+    tiny_clip_text_encoder,
+    tiny_clip_tokenizer,
+    tiny_model,
+)
 
 TINY_SD_X4 = "tiny/sd-x4-upscaler"
 TINY_ESRGAN = "tiny/esrgan-x4"
@@ -28,7 +33,6 @@ def build_sd_x4(folder: Path) -> None:
         StableDiffusionUpscalePipeline,
         UNet2DConditionModel,
     )
-    from transformers import CLIPTextConfig, CLIPTextModel
 
     tokenizer = tiny_clip_tokenizer()
     with seeded(10):
@@ -58,22 +62,7 @@ def build_sd_x4(folder: Path) -> None:
             sample_size=128,
             scaling_factor=0.08333,  # the real upscaler's; anything else draws a warning
         )
-    with seeded(12):
-        text_encoder = CLIPTextModel(
-            CLIPTextConfig(
-                vocab_size=len(tokenizer),
-                hidden_size=32,
-                intermediate_size=37,
-                num_hidden_layers=2,
-                num_attention_heads=4,
-                max_position_embeddings=CLIP_MAX_TOKENS,
-                projection_dim=32,
-                layer_norm_eps=1e-5,
-                bos_token_id=tokenizer.bos_token_id,
-                eos_token_id=tokenizer.eos_token_id,
-                pad_token_id=tokenizer.pad_token_id,
-            )
-        )
+    text_encoder = tiny_clip_text_encoder(tokenizer, seed=12)
     low_res_scheduler = DDPMScheduler(beta_schedule="scaled_linear", num_train_timesteps=1000)
     scheduler = DDIMScheduler(
         beta_start=0.0001,

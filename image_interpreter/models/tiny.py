@@ -36,7 +36,7 @@ from image_interpreter.settings import Settings
 
 if TYPE_CHECKING:
     from diffusers import UNet2DConditionModel
-    from transformers import CLIPTokenizer
+    from transformers import CLIPTextModel, CLIPTokenizer
 
 TINY_PREFIX = "tiny/"
 TinyBuilder = Callable[[Path], None]
@@ -220,6 +220,29 @@ _MERGES = [
 ]
 
 
+def tiny_clip_text_encoder(tokenizer: CLIPTokenizer, seed: int) -> CLIPTextModel:
+    """A 2-layer, 32-wide CLIP text encoder for `tokenizer` (the SD pipelines' and the
+    upscaler's), with seeded random weights."""
+    from transformers import CLIPTextConfig, CLIPTextModel
+
+    with seeded(seed):
+        return CLIPTextModel(
+            CLIPTextConfig(
+                vocab_size=len(tokenizer),
+                hidden_size=32,
+                intermediate_size=37,
+                num_hidden_layers=2,
+                num_attention_heads=4,
+                max_position_embeddings=CLIP_MAX_TOKENS,
+                projection_dim=32,
+                layer_norm_eps=1e-5,
+                bos_token_id=tokenizer.bos_token_id,
+                eos_token_id=tokenizer.eos_token_id,
+                pad_token_id=tokenizer.pad_token_id,
+            )
+        )
+
+
 def tiny_clip_tokenizer() -> CLIPTokenizer:
     """A real CLIP BPE tokenizer with a 500-odd token vocabulary, written out and loaded back."""
     from transformers import CLIPTokenizer
@@ -240,7 +263,6 @@ def tiny_clip_tokenizer() -> CLIPTokenizer:
 def build_sd_base(folder: Path) -> None:
     """A Stable Diffusion 1.x-style pipeline: UNet, VAE, CLIP text encoder, tokenizer, DDIM."""
     from diffusers import AutoencoderKL, DDIMScheduler, StableDiffusionPipeline
-    from transformers import CLIPTextConfig, CLIPTextModel
 
     tokenizer = tiny_clip_tokenizer()
     unet = _tiny_unet()
@@ -256,22 +278,7 @@ def build_sd_base(folder: Path) -> None:
             norm_num_groups=32,
             sample_size=64,
         )
-    with seeded(2):
-        text_encoder = CLIPTextModel(
-            CLIPTextConfig(
-                vocab_size=len(tokenizer),
-                hidden_size=32,
-                intermediate_size=37,
-                num_hidden_layers=2,
-                num_attention_heads=4,
-                max_position_embeddings=CLIP_MAX_TOKENS,
-                projection_dim=32,
-                layer_norm_eps=1e-5,
-                bos_token_id=tokenizer.bos_token_id,
-                eos_token_id=tokenizer.eos_token_id,
-                pad_token_id=tokenizer.pad_token_id,
-            )
-        )
+    text_encoder = tiny_clip_text_encoder(tokenizer, seed=2)
     scheduler = DDIMScheduler(
         beta_start=0.00085,
         beta_end=0.012,
