@@ -210,3 +210,52 @@ def test_the_command_prints_a_table_and_fails_when_a_dialogue_fails(tmp_path, mo
     )
     assert result.exit_code == 1
     assert "case [interpreter] turn 1 “undo”: at version 1, expected 3" in result.output
+
+
+def test_a_photo_file_beside_the_dialogue_starts_it_with_the_priors_on_that_photo(
+    tmp_path, runtime
+):
+    from PIL import Image
+
+    Image.new("RGB", (120, 160), "orange").save(tmp_path / "photo.png")
+    path = _write(
+        tmp_path,
+        """
+title: a photo of my own
+start: {photo: photo.png, size: 48, priors: scenes/woman.json, generation: {steps: 3}}
+turns:
+  - user: make it dusk
+    expect:
+      version: 2
+      priors:
+        - source.name == "photo.png"
+        - source.width == 36
+        - source.height == 48
+        - generation.steps == 3
+        - people[0].label == "the woman"
+""",
+    )
+    report = run_dialogue(load_dialogue(path), "interpreter", runtime)
+    assert report.passed, report.failures()
+
+
+def test_the_scripted_model_answers_with_real_tool_call_messages():
+    from langchain_core.messages import AIMessage, HumanMessage
+
+    from image_interpreter.agent.scripted import (
+        NOT_SCRIPTED,
+        ScriptedBackend,
+        ScriptedCall,
+        ScriptedChatModel,
+        ScriptedReply,
+    )
+
+    model = ScriptedChatModel()
+    model.script([ScriptedReply(tool_calls=[ScriptedCall(name="undo", args={"steps": 2})])])
+    reply = ScriptedBackend(model).chat([HumanMessage("undo twice")], [])
+    assert isinstance(reply.message, AIMessage)
+    assert reply.message.tool_calls == [
+        {"name": "undo", "args": {"steps": 2}, "id": "call_1_0", "type": "tool_call"}
+    ]
+    assert reply.prompt_tokens > 0 and model.left == 0
+    assert model.invoke("and again?").content == NOT_SCRIPTED and model.unscripted == 1

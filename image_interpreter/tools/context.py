@@ -5,6 +5,7 @@ such as how candidates are ranked). Tools hold no state of their own; everything
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -36,27 +37,31 @@ class Services:
     extraction: ExtractionService | None = None
     generator: Generator | None = None
     upscaler: Upscaler | None = None
+    _building: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
 
     def extractor(self, store: SessionStore) -> ExtractionService:
-        if self.extraction is None:
-            from image_interpreter.extract.service import ExtractionService
+        with self._building:
+            if self.extraction is None:
+                from image_interpreter.extract.service import ExtractionService
 
-            self.extraction = ExtractionService(self.settings, store.artifacts)
-        return self.extraction
+                self.extraction = ExtractionService(self.settings, store.artifacts)
+            return self.extraction
 
     def generating(self) -> Generator:
-        if self.generator is None:
-            from image_interpreter.generate.generator import Generator
+        with self._building:
+            if self.generator is None:
+                from image_interpreter.generate.generator import Generator
 
-            self.generator = Generator(self.settings)
-        return self.generator
+                self.generator = Generator(self.settings)
+            return self.generator
 
     def upscaling(self) -> Upscaler:
-        if self.upscaler is None:
-            from image_interpreter.generate.upscale import Upscaler
+        with self._building:
+            if self.upscaler is None:
+                from image_interpreter.generate.upscale import Upscaler
 
-            self.upscaler = Upscaler(self.settings)
-        return self.upscaler
+                self.upscaler = Upscaler(self.settings)
+            return self.upscaler
 
 
 @dataclass
@@ -104,9 +109,12 @@ class Toolbox:
             self.model_seconds += time.perf_counter() - started
 
     def on_device(self, work: Callable[[], T]) -> T:
-        """Run model work, on the GPU queue when there is one, timing it as model time."""
+        """Run model work, on the GPU queue when there is one (directly when this thread already
+        is a queue job: waiting on the queue from inside it would wait forever), timed."""
+        from image_interpreter.generate.queue import current_job
+
         with self.model_time():
-            if self.queue is None:
+            if self.queue is None or current_job() is not None:  # already on a device's worker
                 return work()
             from image_interpreter.models import resolve_device
 
