@@ -99,7 +99,7 @@ def test_tgi_generate_runs_a_react_tool_call_in_the_openassistant_format(agent, 
         f"<|prompter|>{NOT_UNDERSTOOD}<|endoftext|><|assistant|>"
     )
     assert "set_weight: Set how strongly" in prompt and '"required": ["kind", "weight"]' in prompt
-    assert "depth: on, weight 1" in prompt  # the priors, fresh
+    assert "depth (on, weight 1" in prompt  # the priors, fresh
     parameters = first["parameters"]
     assert parameters["stop"] == ["Observation:", "<|endoftext|>", "<|prompter|>"]
     assert parameters["details"] is True and parameters["max_new_tokens"] == 512
@@ -158,7 +158,7 @@ def test_tgi_messages_api_tool_call_with_object_arguments(agent, server, session
         "generate",
     ]
     assert request["messages"][0]["role"] == "system"
-    assert "depth: on, weight 1" in request["messages"][0]["content"]
+    assert "depth (on, weight 1" in request["messages"][0]["content"]
     followup = server.requests[1].body["messages"]
     assert followup[-2]["tool_calls"][0]["function"]["name"] == "set_weight"
     assert followup[-1]["role"] == "tool" and "weight is now 0.5" in followup[-1]["content"]

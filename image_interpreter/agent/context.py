@@ -17,7 +17,6 @@ from dataclasses import dataclass, field
 
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage
 
-from image_interpreter.agent.commands import show_priors
 from image_interpreter.agent.llm.tokens import estimate_tokens, messages_tokens
 from image_interpreter.priors.schema import PriorSet
 from image_interpreter.session import Turn
@@ -26,13 +25,6 @@ Summariser = Callable[[str, Sequence[Turn]], str]
 """(summary so far, turns to add) -> the new summary."""
 
 DescribePriors = Callable[[PriorSet | None], str]
-
-
-def describe_priors(priors: PriorSet | None) -> str:
-    """The default priors summary for the system prompt: what `show priors` prints."""
-    if priors is None:
-        return "There are no priors yet: no photo has been loaded into this session."
-    return show_priors(priors)
 
 
 def fit_text(text: str, max_tokens: int) -> str:

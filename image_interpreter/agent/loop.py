@@ -40,7 +40,6 @@ from image_interpreter.agent.commands import MIN_CONFIDENCE, Outcome, run_action
 from image_interpreter.agent.context import (
     DescribePriors,
     Memory,
-    describe_priors,
     extractive_summary,
     fit_text,
 )
@@ -73,6 +72,7 @@ from image_interpreter.agent.react import (
 from image_interpreter.errors import ImageInterpreterError
 from image_interpreter.prompts import load_prompt
 from image_interpreter.session import Session, Turn
+from image_interpreter.tools.describe import describe_priors
 
 log = logging.getLogger(__name__)
 
