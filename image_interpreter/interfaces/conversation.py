@@ -308,22 +308,18 @@ class _PreviewGenerator:
 class _Services(Services):
     """Services whose generator passes latent previews to the conversation running it."""
 
-    def __init__(self, settings: Settings, find: Callable[[], _Conversation | None], **kw: Any):
-        super().__init__(settings, **kw)
+    def __init__(self, settings: Settings, find: Callable[[], _Conversation | None]):
+        super().__init__(settings)
         self._find = find
-        self._lock = threading.Lock()
 
     def generating(self) -> Any:
-        with self._lock:
-            if self.generator is None:
-                from image_interpreter.generate.generator import Generator
-
-                self.generator = _PreviewGenerator(Generator(self.settings), self._find)  # type: ignore[assignment]
+        generator = super().generating()
+        if isinstance(generator, _PreviewGenerator):
+            return generator
+        with self._building:
+            if not isinstance(self.generator, _PreviewGenerator):
+                self.generator = _PreviewGenerator(generator, self._find)  # type: ignore[assignment]
             return self.generator
-
-    def upscaling(self) -> Any:
-        with self._lock:
-            return super().upscaling()
 
 
 _local = threading.local()
