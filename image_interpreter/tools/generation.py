@@ -111,18 +111,17 @@ def tools(box: Toolbox) -> list[BaseTool]:
         def progress(step: int, total: int, preview: object) -> None:
             box.report("generating", step / max(total, 1))
 
-        drawn = box.on_device(
-            lambda: generator.generate(
+        def draw_and_rank() -> tuple[list, list[dict[str, float]] | None, str | None]:
+            """One device job for both, so with many sessions a request's ranking does not
+            queue again behind every other session's generation."""
+            drawn = generator.generate(
                 request,
                 read_artifact=session.read_artifact,
                 progress=progress,
                 render_cache=box.render_cache,
             )
-        )
-        scores: list[dict[str, float]] | None = None
-        try:
-            ranked = box.on_device(
-                lambda: rank(
+            try:
+                ranked = rank(
                     [Ranked(c.image, seed=c.seed) for c in drawn],
                     priors,
                     drawn[0].recipe.prompt,
@@ -131,10 +130,13 @@ def tools(box: Toolbox) -> list[BaseTool]:
                     read_artifact=session.read_artifact,
                     put_artifact=session.put_artifact,
                 )
-            )
-            scores = [r.score.flat() for r in sorted(ranked, key=lambda r: r.index)]
-        except ImageInterpreterError as error:  # the pictures are kept, unranked
-            notes.append(f"not ranked: {error}")
+            except ImageInterpreterError as error:  # the pictures are kept, unranked
+                return drawn, None, f"not ranked: {error}"
+            return drawn, [r.score.flat() for r in sorted(ranked, key=lambda r: r.index)], None
+
+        drawn, scores, problem = box.on_device(draw_and_rank)
+        if problem:
+            notes.append(problem)
         record = store_candidates(session, priors.version, drawn, scores)
         return _generation_text(record, notes)
 
