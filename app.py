@@ -144,6 +144,7 @@ async def message(msg: cl.Message) -> None:
         await feed.close()
         await _replay_interpreter_steps(feed, reply)
         await _show(reply, session_id)
+        await _refresh_settings(session_id)
     elif not files:
         await cl.Message(content="Upload a photo, or say what to change.").send()
 
@@ -306,10 +307,29 @@ async def on_candidate(action: cl.Action) -> None:
 # --- chat settings -----------------------------------------------------------------------------
 
 
-async def _send_settings(session_id: str | None) -> None:
+def _settings_now(session_id: str | None) -> dict[str, Any]:
+    """What the settings panel should show: the session's generation settings and backend."""
     gen = CONVERSATIONS.generation_settings(session_id) if session_id else None
     chat = CONVERSATIONS.config
-    backend = CONVERSATIONS.backend(session_id) if session_id else CONVERSATIONS.llm.backend
+    return {
+        "candidates": gen.candidates if gen else chat.candidates or 4,
+        "steps": gen.steps if gen else chat.steps or 25,
+        "guidance": gen.guidance if gen else chat.guidance or 7.5,
+        "seed": "" if gen is None or gen.seed is None else str(gen.seed),
+        "backend": CONVERSATIONS.backend(session_id) if session_id else CONVERSATIONS.llm.backend,
+    }
+
+
+async def _refresh_settings(session_id: str) -> None:
+    """Show the panel again when the chat changed what it shows ("seed 42", "30 steps")."""
+    if _settings_now(session_id) != cl.user_session.get("shown_settings"):
+        await _send_settings(session_id)
+
+
+async def _send_settings(session_id: str | None) -> None:
+    shown = _settings_now(session_id)
+    cl.user_session.set("shown_settings", shown)
+    chat = CONVERSATIONS.config
     await cl.ChatSettings(
         [
             Slider(
@@ -318,7 +338,7 @@ async def _send_settings(session_id: str | None) -> None:
                 min=1,
                 max=chat.max_candidates,
                 step=1,
-                initial=gen.candidates if gen else chat.candidates or 4,
+                initial=shown["candidates"],
             ),
             Slider(
                 id="steps",
@@ -326,7 +346,7 @@ async def _send_settings(session_id: str | None) -> None:
                 min=1,
                 max=100,
                 step=1,
-                initial=gen.steps if gen else chat.steps or 25,
+                initial=shown["steps"],
             ),
             Slider(
                 id="guidance",
@@ -334,15 +354,20 @@ async def _send_settings(session_id: str | None) -> None:
                 min=0,
                 max=20,
                 step=0.5,
-                initial=gen.guidance if gen else chat.guidance or 7.5,
+                initial=shown["guidance"],
             ),
             TextInput(
                 id="seed",
                 label="Seed (empty: random)",
-                initial="" if gen is None or gen.seed is None else str(gen.seed),
+                initial=shown["seed"],
                 placeholder="random",
             ),
-            Select(id="backend", label="Language model", values=list(BACKENDS), initial=backend),
+            Select(
+                id="backend",
+                label="Language model",
+                values=list(BACKENDS),
+                initial=shown["backend"],
+            ),
         ]
     ).send()
 
@@ -364,28 +389,38 @@ async def _apply_pending(session_id: str) -> None:
 
 
 async def _apply(session_id: str, values: dict[str, Any]) -> None:
-    seed_text = str(values.get("seed") or "").strip().lower()
-    if seed_text in ("", "random"):
-        seed: int | None = None
-    elif seed_text.isdigit() and len(seed_text) < 18:
-        seed = int(seed_text)
-    else:
-        await cl.Message(content=f"The seed must be a whole number, not “{seed_text}”.").send()
+    """Apply what the user changed in the panel (the panel may be older than the chat's own
+    changes, so fields left as they were shown are not applied)."""
+    shown = cl.user_session.get("shown_settings") or {}
+    changed = {k: v for k, v in values.items() if k in _settings_now(None) and v != shown.get(k)}
+    cl.user_session.set("shown_settings", {**shown, **changed})
+    fields: dict[str, Any] = {}
+    if "seed" in changed:
+        seed_text = str(changed["seed"] or "").strip().lower()
+        if seed_text in ("", "random"):
+            fields["seed"] = None
+        elif seed_text.isdigit() and len(seed_text) < 18:
+            fields["seed"] = int(seed_text)
+        else:
+            await cl.Message(content=f"The seed must be a whole number, not “{seed_text}”.").send()
+            return
+    try:
+        if "candidates" in changed:
+            fields["candidates"] = int(changed["candidates"])
+        if "steps" in changed:
+            fields["steps"] = int(changed["steps"])
+        if "guidance" in changed:
+            fields["guidance"] = float(changed["guidance"])
+    except (TypeError, ValueError):
         return
     notes = []
-    backend = values.get("backend")
-    if backend in BACKENDS:
-        said = await cl.make_async(CONVERSATIONS.set_backend)(session_id, backend)
+    if changed.get("backend") in BACKENDS:
+        said = await cl.make_async(CONVERSATIONS.set_backend)(session_id, changed["backend"])
         if said:
             notes.append(said)
-    reply = await cl.make_async(CONVERSATIONS.set_generation)(
-        session_id,
-        candidates=int(values.get("candidates") or 1),
-        steps=int(values.get("steps") or 1),
-        guidance=float(values.get("guidance") or 0.0),
-        seed=seed,
-    )
-    if reply.text:
-        notes.append(reply.text)
+    if fields:
+        reply = await cl.make_async(CONVERSATIONS.set_generation)(session_id, **fields)
+        if reply.text:
+            notes.append(reply.text)
     if notes:
         await cl.Message(content="\n".join(notes), author=WEB.assistant).send()

@@ -31,6 +31,7 @@ from __future__ import annotations
 import io
 import logging
 import threading
+from collections import OrderedDict
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -337,6 +338,7 @@ class Conversations:
         queue: GPUQueue | None = None,
         agent_config: AgentConfig | None = None,
         llm: LLMConfig | None = None,
+        max_open: int = 256,
     ):
         self.settings = settings or get_settings()
         self.config = config or ChatConfig()
@@ -346,7 +348,8 @@ class Conversations:
         self.llm = llm or llm_config(self.settings)
         self.services = _Services(self.settings, self._running)
         self.services.extractor(self.store)
-        self._open: dict[str, _Conversation] = {}
+        self._open: OrderedDict[str, _Conversation] = OrderedDict()
+        self._max_open = max_open
         self._lock = threading.Lock()
 
     # --- sessions ------------------------------------------------------------------------------
@@ -633,6 +636,7 @@ class Conversations:
         with self._lock:
             found = self._open.get(s.id)
             if found is not None:
+                self._open.move_to_end(s.id)
                 return found
         box = Toolbox(
             session=s,
@@ -655,7 +659,22 @@ class Conversations:
         conv.tools = [tool.model_copy(update={"callbacks": [events]}) for tool in tools]
         conv.agent = self._agent(s, conv.tools, backend)
         with self._lock:
-            return self._open.setdefault(s.id, conv)
+            kept = self._open.setdefault(s.id, conv)
+            self._forget_idle()
+            return kept
+
+    def _forget_idle(self) -> None:
+        """Keep at most `max_open` agents in memory: the least recently used idle ones go (a
+        session is reopened from the store when it comes back; its backend choice resets)."""
+        for session_id in list(self._open):
+            if len(self._open) <= self._max_open:
+                return
+            conv = self._open[session_id]
+            if conv.lock.acquire(blocking=False):
+                try:
+                    del self._open[session_id]
+                finally:
+                    conv.lock.release()
 
     def _agent(self, session: Session, tools: list[BaseTool], backend: Any) -> Agent:
         return Agent(session, tools, backend, self.agent_config, describe_priors=describe_priors)
