@@ -1,9 +1,17 @@
 """One Stable Diffusion base per profile, shared by every pipeline variant and every ControlNet.
 
-The base (UNet, VAE, text encoder, tokenizer, scheduler) loads once; the text-to-image, img2img and
-inpainting pipelines, with or without ControlNets, are views of it made with `from_pipe`, so
-they hold the same module objects and no extra weights. ControlNets load the first time a prior
-kind needs one and are kept; several combine as a MultiControlNet.
+The base (UNet, VAE, text encoder(s), tokenizer(s), scheduler) loads once; the text-to-image,
+img2img and inpainting pipelines, with or without ControlNets, are views of it made with
+`from_pipe`, so they hold the same module objects and no extra weights. ControlNets load the first
+time a prior kind needs one and are kept; several combine as a MultiControlNet.
+
+SD 1.x/2.x and SDXL bases: the base's `model_index.json` names its pipeline class, and an SDXL
+base (`StableDiffusionXLPipeline`) gets the XL variants. On SDXL a ControlNet whose config marks
+it as a union model (xinsir's ControlNet++: `ControlNetUnionModel`, or a `num_control_type` in
+its config) is loaded as one, once per model id whatever the number of roles pointing at it, and
+runs in the control mode of each prior (`union_mode`). Sets of union models only use diffusers'
+union pipelines (`control_mode` per image); a set mixing union and ordinary ControlNets uses the
+ordinary XL pipeline, each union model wrapped to run in its one mode as a ControlNetModel does.
 
 `shared_components(settings)` hands every Generator of a process the same Components for the
 same base model, device and dtype.
@@ -11,22 +19,34 @@ same base model, device and dtype.
 
 from __future__ import annotations
 
+import logging
 import threading
 import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
+from functools import cache
 from typing import TYPE_CHECKING, Any, Literal
 
+from image_interpreter.generate import sdxl_tiny as _sdxl_tiny  # noqa: F401 (tiny SDXL models)
 from image_interpreter.generate.config import GenerationConfig, config_for
 from image_interpreter.generate.errors import GenerationError
-from image_interpreter.generate.prompt import PromptEncoder
+from image_interpreter.generate.prompt import PromptEncoder, XLPromptEncoder
 from image_interpreter.models import load_pretrained, model_id, resolve_device, resolve_dtype
 from image_interpreter.priors.schema import Prior
 from image_interpreter.settings import Settings
 
 if TYPE_CHECKING:
     import torch
-    from diffusers import ControlNetModel, DiffusionPipeline, StableDiffusionPipeline
+    from diffusers import (
+        ControlNetModel,
+        ControlNetUnionModel,
+        DiffusionPipeline,
+        StableDiffusionPipeline,
+        StableDiffusionXLPipeline,
+    )
+
+    ControlNet = ControlNetModel | ControlNetUnionModel
+    BasePipeline = StableDiffusionPipeline | StableDiffusionXLPipeline
 
 Variant = Literal["text", "img2img", "inpaint"]
 
@@ -48,6 +68,33 @@ def control_role(kind: str, prior: Prior) -> str:
         raise GenerationError(f"'{kind}' priors have no ControlNet.") from None
 
 
+# The control types of xinsir/controlnet-union-sdxl-1.0 (ControlNet++), as its authors' example
+# scripts number them (github.com/xinsir6/ControlNetPlus, controlnet_union_test_*.py): 0 openpose,
+# 1 depth, 2 hed/pidi/scribble/ted (soft, thick lines), 3 canny/lineart/anime_lineart/mlsd (thin
+# lines), 4 normal, 5 segment. (The ProMax checkpoint adds 6 tile and 7 repaint.)
+UNION_MODES: dict[str, int] = {"people": 0, "depth": 1, "segmentation": 5}
+_UNION_EDGE_MODES = {"hed": 2, "scribble": 2}  # every other edge method: thin lines, 3
+
+
+def union_mode(kind: str, prior: Prior) -> int:
+    """The control mode a union ControlNet runs in for a prior: edges by their method."""
+    if kind == "edges":
+        return _UNION_EDGE_MODES.get(getattr(prior, "method", "canny"), 3)
+    try:
+        return UNION_MODES[kind]
+    except KeyError:
+        raise GenerationError(f"'{kind}' priors have no union ControlNet mode.") from None
+
+
+def takes_control_modes(pipe: DiffusionPipeline) -> bool:
+    """Whether `pipe` is one of SDXL's union pipelines (a `control_mode` per control image)."""
+    from diffusers import ControlNetUnionModel
+    from diffusers.models import MultiControlNetUnionModel  # not exported at the top
+
+    net = getattr(pipe, "controlnet", None)
+    return isinstance(net, (ControlNetUnionModel, MultiControlNetUnionModel))
+
+
 _PIPELINES: dict[tuple[Variant, bool], str] = {
     ("text", False): "StableDiffusionPipeline",
     ("text", True): "StableDiffusionControlNetPipeline",
@@ -56,6 +103,19 @@ _PIPELINES: dict[tuple[Variant, bool], str] = {
     ("inpaint", False): "StableDiffusionInpaintPipeline",
     ("inpaint", True): "StableDiffusionControlNetInpaintPipeline",
 }
+_XL_PIPELINES: dict[tuple[Variant, bool], str] = {
+    ("text", False): "StableDiffusionXLPipeline",
+    ("text", True): "StableDiffusionXLControlNetPipeline",
+    ("img2img", False): "StableDiffusionXLImg2ImgPipeline",
+    ("img2img", True): "StableDiffusionXLControlNetImg2ImgPipeline",
+    ("inpaint", False): "StableDiffusionXLInpaintPipeline",
+    ("inpaint", True): "StableDiffusionXLControlNetInpaintPipeline",
+}
+_XL_UNION_PIPELINES: dict[Variant, str] = {
+    "text": "StableDiffusionXLControlNetUnionPipeline",
+    "img2img": "StableDiffusionXLControlNetUnionImg2ImgPipeline",
+    "inpaint": "StableDiffusionXLControlNetUnionInpaintPipeline",
+}
 
 
 class Components:
@@ -63,28 +123,24 @@ class Components:
     embedding cache; all for one (settings profile, device, dtype)."""
 
     def __init__(self, settings: Settings, config: GenerationConfig | None = None):
-        if settings.profile == "sdxl":
-            raise GenerationError(
-                "The generator supports Stable Diffusion 1.x/2.x bases (profiles sd15 and tiny);"
-                " SDXL pipelines are not wired up yet. Use IMAGE_INTERPRETER_PROFILE=sd15."
-            )
         self.settings = settings
         self.config = config or config_for(settings)
         self.device = resolve_device(settings)
         self.dtype = resolve_dtype(settings, self.device)
         self.base_id = model_id("sd.base", settings)
         self._lock = threading.RLock()
-        self._base: StableDiffusionPipeline | None = None
+        self._base: BasePipeline | None = None
         self._scheduler: Any = None  # the model's own, kept: calls set their own on pipelines
         self._prompts: PromptEncoder | None = None
-        self._controlnets: dict[str, ControlNetModel] = {}
-        self._variants: dict[tuple[Variant, tuple[str, ...]], DiffusionPipeline] = {}
+        self._controlnets: dict[str, ControlNet] = {}
+        self._unions: dict[str, ControlNetUnionModel] = {}  # by model id: one for all its roles
+        self._variants: dict[tuple[Any, ...], DiffusionPipeline] = {}
         self._offloaded: DiffusionPipeline | None = None  # holds the offload hooks now
 
     # --- loading ---------------------------------------------------------------------------
 
     @property
-    def base(self) -> StableDiffusionPipeline:
+    def base(self) -> BasePipeline:
         """The base text-to-image pipeline, loaded on first use."""
         if self._base is None:
             with self._lock:
@@ -94,19 +150,40 @@ class Components:
                     self._base = base
         return self._base
 
-    def _load_base(self) -> StableDiffusionPipeline:
-        from diffusers import StableDiffusionPipeline
+    @property
+    def is_xl(self) -> bool:
+        """Whether the base is an SDXL pipeline (two text encoders, pooled text embeddings)."""
+        from diffusers import StableDiffusionXLPipeline
 
+        return isinstance(self.base, StableDiffusionXLPipeline)
+
+    def _load_base(self) -> BasePipeline:
+        from diffusers import StableDiffusionPipeline, StableDiffusionXLPipeline
+
+        index = load_pretrained(_ModelIndex, "sd.base", self.settings)
+        xl = "XL" in str(index.get("_class_name", ""))  # StableDiffusionXL*Pipeline
         with _quiet_dtype_warning():
-            pipe = load_pretrained(
-                StableDiffusionPipeline, "sd.base", self.settings, torch_dtype=self.dtype,
-                safety_checker=None, requires_safety_checker=False,
-            )  # fmt: skip
-        if getattr(pipe.unet.config, "addition_embed_type", None) == "text_time":
+            if xl:
+                pipe = load_pretrained(
+                    StableDiffusionXLPipeline, "sd.base", self.settings, torch_dtype=self.dtype
+                )
+            else:
+                pipe = load_pretrained(
+                    StableDiffusionPipeline, "sd.base", self.settings, torch_dtype=self.dtype,
+                    safety_checker=None, requires_safety_checker=False,
+                )  # fmt: skip
+        if not xl and getattr(pipe.unet.config, "addition_embed_type", None) == "text_time":
             raise GenerationError(
-                f"'{self.base_id}' is an SDXL model; the generator supports Stable Diffusion"
-                " 1.x/2.x bases. Choose another 'sd.base' model or profile."
+                f"'{self.base_id}' has an SDXL UNet but its model_index.json names"
+                f" {index.get('_class_name')}; fix the model folder or choose another 'sd.base'."
             )
+        if xl and (pipe.text_encoder is None or pipe.tokenizer is None):
+            raise GenerationError(
+                f"'{self.base_id}' has one text encoder (an SDXL refiner?); the generator needs an"
+                " SDXL base with both. Choose another 'sd.base' model."
+            )
+        if xl:
+            _quiet_fp32_warning()
         pipe.set_progress_bar_config(disable=True)
         if not self.config.cpu_offload:
             pipe.to(self.device)
@@ -115,29 +192,44 @@ class Components:
             pipe.unet.compile()  # in place: the same module object, shared by every variant
         return pipe
 
-    def controlnet(self, role: str) -> ControlNetModel:
-        """The ControlNet for `role`, loaded once and kept."""
+    def controlnet(self, role: str) -> ControlNet:
+        """The ControlNet for `role`, loaded once and kept (a union model once per model id)."""
         found = self._controlnets.get(role)
         if found is not None:
             return found
-        from diffusers import ControlNetModel
+        from diffusers import ControlNetModel, ControlNetUnionModel
 
         with self._lock:
             found = self._controlnets.get(role)
             if found is None:
-                with _quiet_dtype_warning():
-                    found = load_pretrained(
-                        ControlNetModel, role, self.settings, torch_dtype=self.dtype
-                    )
-                found.eval()
-                if not self.config.cpu_offload:
-                    found.to(self.device)
-                self._prepare(found)
+                union = self.is_xl and _is_union_config(
+                    load_pretrained(_ControlNetConfig, role, self.settings)
+                )
+                chosen = model_id(role, self.settings)
+                found = self._unions.get(chosen) if union else None
+                if found is None:
+                    loader = ControlNetUnionModel if union else ControlNetModel
+                    with _quiet_dtype_warning():
+                        found = load_pretrained(loader, role, self.settings, torch_dtype=self.dtype)
+                    found.eval()
+                    if not self.config.cpu_offload:
+                        found.to(self.device)
+                    self._prepare(found)
+                    if union:
+                        self._unions[chosen] = found
                 self._controlnets[role] = found
         return found
 
+    def is_union(self, role: str) -> bool:
+        """Whether `role`'s ControlNet is a union model (loads it; always False off SDXL)."""
+        if not self.is_xl:
+            return False
+        from diffusers import ControlNetUnionModel
+
+        return isinstance(self.controlnet(role), ControlNetUnionModel)
+
     @property
-    def loaded_controlnets(self) -> dict[str, ControlNetModel]:
+    def loaded_controlnets(self) -> dict[str, ControlNet]:
         return dict(self._controlnets)
 
     def _prepare(self, module: torch.nn.Module) -> None:
@@ -151,34 +243,52 @@ class Components:
 
     # --- pipelines -------------------------------------------------------------------------
 
-    def pipeline(self, variant: Variant, roles: tuple[str, ...] = ()) -> DiffusionPipeline:
-        """The pipeline for `variant` with the ControlNets of `roles` (in order), made once."""
-        key = (variant, tuple(roles))
+    def pipeline(
+        self,
+        variant: Variant,
+        roles: tuple[str, ...] = (),
+        modes: tuple[int | None, ...] | None = None,
+    ) -> DiffusionPipeline:
+        """The pipeline for `variant` with the ControlNets of `roles` (in order), made once.
+
+        `modes`, one per role, are the control modes of union ControlNets (None for others); a
+        union model beside ordinary ControlNets runs in its mode given here, while the union
+        pipelines take the modes with each call."""
+        modes = tuple(modes) if modes is not None else (None,) * len(roles)
+        if len(modes) != len(roles):
+            raise GenerationError(f"{len(roles)} ControlNet roles but {len(modes)} control modes.")
+        key = (variant, tuple(roles), modes)
         found = self._variants.get(key)
         if found is not None:
             return found
         with self._lock:
             found = self._variants.get(key)
             if found is None:
-                found = self._make(variant, key[1])
+                found = self._make(variant, key[1], modes)
                 self._variants[key] = found
         return found
 
-    def _make(self, variant: Variant, roles: tuple[str, ...]) -> DiffusionPipeline:
+    def _make(
+        self, variant: Variant, roles: tuple[str, ...], modes: tuple[int | None, ...]
+    ) -> DiffusionPipeline:
         import diffusers
         from diffusers.utils import logging as diffusers_logging
 
         base = self.base
         if variant == "text" and not roles:
             return base
-        cls = getattr(diffusers, _PIPELINES[(variant, bool(roles))])
         extra: dict[str, Any] = {}
-        if roles:
-            nets = [self.controlnet(role) for role in roles]
-            if len(nets) == 1:
-                extra["controlnet"] = nets[0]
-            else:
-                extra["controlnet"] = diffusers.MultiControlNetModel(nets)
+        if self.is_xl:
+            name, extra = self._xl_variant(variant, roles, modes)
+        else:
+            name = _PIPELINES[(variant, bool(roles))]
+            if roles:
+                nets = [self.controlnet(role) for role in roles]
+                if len(nets) == 1:
+                    extra["controlnet"] = nets[0]
+                else:
+                    extra["controlnet"] = diffusers.MultiControlNetModel(nets)
+        cls = getattr(diffusers, name)
         level = diffusers_logging.get_verbosity()
         diffusers_logging.set_verbosity_error()  # from_pipe's casts warn about nothing here
         try:
@@ -189,6 +299,36 @@ class Components:
             diffusers_logging.set_verbosity(level)
         pipe.set_progress_bar_config(disable=True)
         return pipe
+
+    def _xl_variant(
+        self, variant: Variant, roles: tuple[str, ...], modes: tuple[int | None, ...]
+    ) -> tuple[str, dict[str, Any]]:
+        """The SDXL pipeline class name for `variant` and its ControlNet argument."""
+        import diffusers
+        from diffusers.models import MultiControlNetUnionModel  # not exported at the top
+
+        if not roles:
+            return _XL_PIPELINES[(variant, False)], {}
+        nets = [self.controlnet(role) for role in roles]
+        unions = [isinstance(net, diffusers.ControlNetUnionModel) for net in nets]
+        if all(unions):
+            single = len(nets) == 1
+            net = nets[0] if single else MultiControlNetUnionModel(nets)
+            return _XL_UNION_PIPELINES[variant], {"controlnet": net}
+        wrapped: list[Any] = []
+        for role, net, union, mode in zip(roles, nets, unions, modes, strict=True):
+            if not union:
+                wrapped.append(net)
+                continue
+            count = int(net.config.num_control_type)
+            if mode is None or not 0 <= mode < count:
+                raise GenerationError(
+                    f"The union ControlNet of {role} needs a control mode below {count}, not"
+                    f" {mode}."
+                )
+            wrapped.append(_fixed_mode_union()(net, mode))
+        net = wrapped[0] if len(wrapped) == 1 else diffusers.MultiControlNetModel(wrapped)
+        return _XL_PIPELINES[(variant, True)], {"controlnet": net}
 
     def scheduler(self, name: str | None = None, config: dict[str, Any] | None = None) -> Any:
         """A fresh scheduler (they keep per-call state): `name`'s class or the base's, from
@@ -206,17 +346,25 @@ class Components:
 
     @property
     def prompts(self) -> PromptEncoder:
-        """The chunked, cached text encoder of the base."""
+        """The chunked, cached text encoder(s) of the base."""
         if self._prompts is None:
             with self._lock:
                 if self._prompts is None:
                     base = self.base
-                    self._prompts = PromptEncoder(
-                        base.tokenizer,
-                        base.text_encoder,
-                        f"{self.base_id}|{self.dtype}|{self.device}",
-                        self.config.text_cache_size,
-                    )
+                    key = f"{self.base_id}|{self.dtype}|{self.device}"
+                    size = self.config.text_cache_size
+                    if self.is_xl:
+                        self._prompts = XLPromptEncoder(
+                            (base.tokenizer, base.tokenizer_2),
+                            (base.text_encoder, base.text_encoder_2),
+                            key,
+                            size,
+                            zero_empty_negative=bool(
+                                getattr(base.config, "force_zeros_for_empty_prompt", False)
+                            ),
+                        )
+                    else:
+                        self._prompts = PromptEncoder(base.tokenizer, base.text_encoder, key, size)
         return self._prompts
 
     def model_ids(self, roles: tuple[str, ...] | list[str] = ()) -> dict[str, str]:
@@ -273,6 +421,110 @@ def _quiet_dtype_warning() -> Iterator[None]:
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message=".*torch_dtype.*", category=FutureWarning)
         yield
+
+
+class _ModelIndex:
+    """`from_pretrained` that reads a pipeline's model_index.json (to pick its class)."""
+
+    @classmethod
+    def from_pretrained(cls, target: Any, **kwargs: Any) -> dict[str, Any]:
+        from diffusers import DiffusionPipeline
+
+        return dict(DiffusionPipeline.load_config(target, **kwargs))
+
+
+class _ControlNetConfig:
+    """`from_pretrained` that reads a ControlNet's config.json (to pick its class)."""
+
+    @classmethod
+    def from_pretrained(cls, target: Any, **kwargs: Any) -> dict[str, Any]:
+        from diffusers import ControlNetModel
+
+        return dict(ControlNetModel.load_config(target, **kwargs))
+
+
+def _is_union_config(config: dict[str, Any]) -> bool:
+    """A union ControlNet: diffusers' class name, or xinsir's checkpoints, whose config says
+    ControlNetModel but carries the number of control types."""
+    return config.get("_class_name") == "ControlNetUnionModel" or "num_control_type" in config
+
+
+@cache
+def _fixed_mode_union() -> type:
+    """The class of a union ControlNet in one control mode, called as a ControlNetModel is."""
+    import torch
+
+    class FixedModeUnion(torch.nn.Module):
+        """A ControlNetUnionModel running one control mode, with the ControlNetModel call, so it
+        sits in a MultiControlNetModel beside ordinary ControlNets. Its output equals the union
+        pipelines' for one image in that mode (the control type one-hot, the scale applied to
+        the residuals)."""
+
+        def __init__(self, union: ControlNetUnionModel, mode: int):
+            super().__init__()
+            self.union = union
+            self.mode = mode
+
+        @property
+        def config(self) -> Any:
+            return self.union.config
+
+        def forward(
+            self,
+            sample: torch.Tensor,
+            timestep: Any,
+            encoder_hidden_states: torch.Tensor,
+            controlnet_cond: torch.Tensor,
+            conditioning_scale: float = 1.0,
+            class_labels: torch.Tensor | None = None,
+            timestep_cond: torch.Tensor | None = None,
+            attention_mask: torch.Tensor | None = None,
+            added_cond_kwargs: dict[str, torch.Tensor] | None = None,
+            cross_attention_kwargs: dict[str, Any] | None = None,
+            guess_mode: bool = False,
+            return_dict: bool = True,
+        ) -> Any:
+            control_type = torch.zeros(
+                sample.shape[0],
+                int(self.union.config.num_control_type),
+                device=sample.device,
+                dtype=encoder_hidden_states.dtype,
+            )
+            control_type[:, self.mode] = 1
+            return self.union(
+                sample,
+                timestep,
+                encoder_hidden_states=encoder_hidden_states,
+                controlnet_cond=[controlnet_cond],
+                control_type=control_type,
+                control_type_idx=[self.mode],
+                conditioning_scale=[float(conditioning_scale)],
+                class_labels=class_labels,
+                timestep_cond=timestep_cond,
+                attention_mask=attention_mask,
+                added_cond_kwargs=added_cond_kwargs,
+                cross_attention_kwargs=cross_attention_kwargs,
+                from_multi=True,
+                guess_mode=guess_mode,
+                return_dict=return_dict,
+            )
+
+    return FixedModeUnion
+
+
+class _NothingToKeepInFloat32(logging.Filter):
+    """Drops diffusers' warning that a model cast with `to(dtype)` has modules to keep in float32
+    when the list of such modules is empty: the SDXL img2img and inpainting pipelines cast their
+    VAE on every call, and the warning is then about nothing."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "should be kept in float32: []." not in record.getMessage()
+
+
+def _quiet_fp32_warning() -> None:
+    found = logging.getLogger("diffusers.models.modeling_utils")
+    if not any(isinstance(f, _NothingToKeepInFloat32) for f in found.filters):
+        found.addFilter(_NothingToKeepInFloat32())
 
 
 _SHARED: dict[tuple[Any, ...], Components] = {}

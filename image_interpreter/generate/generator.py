@@ -24,6 +24,8 @@ from image_interpreter.generate.components import (
     Variant,
     control_role,
     shared_components,
+    takes_control_modes,
+    union_mode,
 )
 from image_interpreter.generate.config import GenerationConfig, config_for
 from image_interpreter.generate.errors import GenerationCancelled, GenerationError
@@ -407,10 +409,17 @@ class Generator:
 
     def _control(self, kind: str, prior: Any) -> ControlUse:
         role = control_role(kind, prior)
+        mode = union_mode(kind, prior) if self.components.is_union(role) else None
         return ControlUse(
             kind=kind, role=role, model_id=model_id(role, self.settings), weight=prior.weight,
-            start=prior.start, end=prior.end, prior_digest=prior_digest(prior),
+            start=prior.start, end=prior.end, prior_digest=prior_digest(prior), control_mode=mode,
         )  # fmt: skip
+
+    def _pipeline(self, job: _Job) -> DiffusionPipeline:
+        """The (shared) pipeline that draws `job`."""
+        roles = tuple(c.role for c in job.controls)
+        modes = tuple(c.control_mode for c in job.controls)
+        return self.components.pipeline(job.variant, roles, modes)
 
     def _source(
         self, priors: PriorSet, read_artifact: ReadArtifact, size: tuple[int, int]
@@ -512,7 +521,7 @@ class Generator:
     ) -> list[tuple[Image.Image, _Call]]:
         """Every candidate of one job: batches of at most max_batch images, halved on OOM."""
         components = self.components
-        pipe = components.pipeline(job.variant, tuple(c.role for c in job.controls))
+        pipe = self._pipeline(job)
         drawn: list[tuple[Image.Image, _Call]] = []
         expected = self._steps(job, plan)
         while len(drawn) < plan.candidates:
@@ -567,11 +576,20 @@ class Generator:
 
         count = len(seeds)
         positive, negative = embeds.prompt_embeds, embeds.negative_prompt_embeds
+        pooled, negative_pooled = embeds.pooled_prompt_embeds, embeds.negative_pooled_prompt_embeds
+        if self.components.is_xl and (pooled is None or negative_pooled is None):
+            raise GenerationError(
+                "An SDXL base needs pooled text embeddings with the prompt embeddings; these"
+                " embeddings have none (interpolated text embeddings are not supported on SDXL)."
+            )
         if positive.shape[0] == 1:
             per_prompt = count
         else:  # one embedding per candidate (interpolation)
             positive = positive[first : first + count]
             negative = negative[first : first + count]
+            if pooled is not None and negative_pooled is not None and pooled.shape[0] > 1:
+                pooled = pooled[first : first + count]
+                negative_pooled = negative_pooled[first : first + count]
             per_prompt = 1
         kwargs: dict[str, Any] = {
             "prompt_embeds": positive,
@@ -585,6 +603,9 @@ class Generator:
             "output_type": "pil",
             "callback_on_step_end": tracker.callback(),
         }
+        if pooled is not None:  # SDXL
+            kwargs["pooled_prompt_embeds"] = pooled
+            kwargs["negative_pooled_prompt_embeds"] = negative_pooled
         if latents is not None:
             kwargs["latents"] = latents
         if job.controls:
@@ -598,7 +619,12 @@ class Generator:
             kwargs["control_guidance_end"] = ends[0] if single else ends
             if single:
                 pictures = pictures[0]
-            kwargs["image" if job.variant == "text" else "control_image"] = pictures
+            # SDXL's union pipelines take a control mode per image, and control_image throughout.
+            union = takes_control_modes(pipe)
+            if union:
+                modes = [c.control_mode for c in job.controls]
+                kwargs["control_mode"] = modes[0] if single else modes
+            kwargs["image" if job.variant == "text" and not union else "control_image"] = pictures
         if job.variant == "img2img":
             kwargs["image"] = job.init_image
             kwargs["strength"] = job.strength
@@ -637,7 +663,8 @@ class Generator:
         return {
             "mode": plan.mode,
             "label": job.label,
-            "pipeline": type(components.pipeline(job.variant, roles)).__name__,
+            "pipeline": type(self._pipeline(job)).__name__,
+            "base_pipeline": type(components.base).__name__,
             "source_sha256": priors.source.sha256,
             "priors_version": priors.version,
             "priors_sha256": priors_sha256(priors),

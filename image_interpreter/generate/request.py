@@ -66,6 +66,9 @@ class ControlUse(BaseModel):
     start: float
     end: float
     prior_digest: str = Field(description="Hash of what the prior draws (its control image).")
+    control_mode: int | None = Field(
+        None, ge=0, description="The control type a union ControlNet ran in (SDXL); else None."
+    )
 
 
 class InpaintUse(BaseModel):
@@ -88,6 +91,11 @@ class Recipe(BaseModel):
     mode: Mode
     label: str = Field(description="'combined', 'img2img', 'inpaint', 'text' or a prior kind.")
     pipeline: str = Field(description="The diffusers pipeline class that drew it.")
+    base_pipeline: str | None = Field(
+        None,
+        description="The base model's pipeline class (StableDiffusionPipeline,"
+        " StableDiffusionXLPipeline); None in recipes from before it was recorded.",
+    )
     source_sha256: Sha256
     priors_version: int
     priors_sha256: Sha256 = Field(description="sha256 of the PriorSet's JSON.")
