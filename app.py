@@ -365,8 +365,12 @@ async def _send_settings(session_id: str | None) -> None:
             Select(
                 id="backend",
                 label="Language model",
-                values=list(BACKENDS),
-                initial=shown["backend"],
+                items={
+                    "built-in interpreter (no LLM)": "interpreter",
+                    "text-generation-inference": "tgi",
+                    "OpenAI-compatible server": "openai",
+                },
+                initial_value=shown["backend"],
             ),
         ]
     ).send()
@@ -424,3 +428,4 @@ async def _apply(session_id: str, values: dict[str, Any]) -> None:
             notes.append(reply.text)
     if notes:
         await cl.Message(content="\n".join(notes), author=WEB.assistant).send()
+    await _refresh_settings(session_id)  # what was refused shows as it really is
