@@ -350,3 +350,21 @@ def test_long_prompts_use_their_tail(generator, priors, store):
     assert not _same(drawn[0], drawn[1])  # only the tail differs, and it changes the picture
     assert _same(drawn[0], drawn[2])
     assert encoder.misses == misses  # every embedding came from the cache
+
+
+def test_interpolating_two_sdxl_candidates_moves_the_pooled_text_too(generator, priors, store):
+    from image_interpreter.generate.interpolate import Endpoint, interpolate
+
+    request = GenerationRequest(priors=priors, candidates=2, seed=5, steps=2)
+    first, second = generator.generate(request, read_artifact=store.get)
+    other = priors.model_copy(
+        update={"caption": priors.caption.model_copy(update={"text": "a red bicycle at night"})}
+    )
+    result = interpolate(
+        generator, Endpoint.from_recipe(first.recipe, priors),
+        Endpoint.from_recipe(second.recipe, other), frames=3, read_artifact=store.get,
+    )  # fmt: skip
+    assert len(result.frames) == 3
+    assert all(f.image.size == first.image.size for f in result.frames)
+    middle = np.asarray(result.frames[1].image, dtype=np.int16)
+    assert np.abs(middle - np.asarray(first.image, dtype=np.int16)).mean() > 0.5

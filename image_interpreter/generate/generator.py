@@ -580,7 +580,7 @@ class Generator:
         if self.components.is_xl and (pooled is None or negative_pooled is None):
             raise GenerationError(
                 "An SDXL base needs pooled text embeddings with the prompt embeddings; these"
-                " embeddings have none (interpolated text embeddings are not supported on SDXL)."
+                " embeddings have none."
             )
         if positive.shape[0] == 1:
             per_prompt = count

@@ -106,7 +106,8 @@ def lerp(a: torch.Tensor, b: torch.Tensor, t: float):
 
 
 def lerp_embeddings(a: PromptEmbeddings, b: PromptEmbeddings, t: float) -> PromptEmbeddings:
-    """Prompt and negative embeddings interpolated in a straight line (same window count)."""
+    """Prompt and negative embeddings (and SDXL's pooled ones) interpolated in a straight line
+    (same window count)."""
     if a.prompt_embeds.shape != b.prompt_embeds.shape:
         raise ValueError(
             "Embeddings to interpolate need one shape (pad them to one window count first):"
@@ -116,7 +117,22 @@ def lerp_embeddings(a: PromptEmbeddings, b: PromptEmbeddings, t: float) -> Promp
         lerp(a.prompt_embeds, b.prompt_embeds, t),
         lerp(a.negative_prompt_embeds, b.negative_prompt_embeds, t),
         a.chunks,
+        _lerp_optional(a.pooled_prompt_embeds, b.pooled_prompt_embeds, t),
+        _lerp_optional(a.negative_pooled_prompt_embeds, b.negative_pooled_prompt_embeds, t),
     )
+
+
+def _cat_optional(parts: list[torch.Tensor | None]) -> torch.Tensor | None:
+    import torch
+
+    return None if any(p is None for p in parts) else torch.cat(parts)  # type: ignore[arg-type]
+
+
+def _lerp_optional(a: torch.Tensor | None, b: torch.Tensor | None, t: float) -> torch.Tensor | None:
+    """SDXL's pooled embeddings move with the rest; SD 1.5 has none at either end."""
+    if a is None or b is None:
+        return None
+    return lerp(a, b, t)
 
 
 def frame_times(frames: int) -> list[float]:
@@ -423,6 +439,8 @@ def interpolate(
             torch.cat([p.prompt_embeds for p in parts]),
             torch.cat([p.negative_prompt_embeds for p in parts]),
             embeds_a.chunks,
+            _cat_optional([p.pooled_prompt_embeds for p in parts]),
+            _cat_optional([p.negative_pooled_prompt_embeds for p in parts]),
         )
         middle = group[len(group) // 2][1]
         request = GenerationRequest(
@@ -484,6 +502,8 @@ def _same_windows(
             torch.cat([e.prompt_embeds, *[fill] * more], dim=1),
             torch.cat([e.negative_prompt_embeds, *[fill] * more], dim=1),
             chunks,
+            e.pooled_prompt_embeds,  # pooled from the first window: padding leaves it as it is
+            e.negative_pooled_prompt_embeds,
         )
 
     chunks = max(a.chunks, b.chunks)
