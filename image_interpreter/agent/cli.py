@@ -27,7 +27,7 @@ from image_interpreter.agent.interpreter import (
     interpret,
 )
 from image_interpreter.artifacts import ArtifactStore
-from image_interpreter.cli.main import console, settings_from
+from image_interpreter.cli.common import console, settings_from
 from image_interpreter.errors import ImageInterpreterError, PriorsError
 from image_interpreter.priors.edits import EditBase, apply_all, describe
 from image_interpreter.priors.openpose import import_openpose

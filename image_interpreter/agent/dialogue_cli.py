@@ -11,7 +11,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from image_interpreter.agent.dialogue import MODES, Runtime, load_dialogue, run_dialogue
-from image_interpreter.cli.main import console, settings_from
+from image_interpreter.cli.common import console, settings_from
 
 dialogue_app = typer.Typer(help="Scripted dialogues: conversations with expectations, as tests.")
 

@@ -8,13 +8,11 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
 
+from image_interpreter.cli.common import console, err_console, settings_from
 from image_interpreter.errors import ImageInterpreterError
-from image_interpreter.settings import Settings, load_settings
 
-console = Console()
-err_console = Console(stderr=True)
+__all__ = ["app", "console", "err_console", "run", "settings_from"]
 
 app = typer.Typer(
     name="image-interpreter",
@@ -49,12 +47,6 @@ def main(
     if data_dir is not None:
         overrides["data_dir"] = data_dir
     ctx.obj = overrides
-
-
-def settings_from(ctx: typer.Context) -> Settings:
-    """Settings for a command: environment + TOML + the global options."""
-    root = ctx.find_root()
-    return load_settings(**(root.obj or {}))
 
 
 def _register_commands() -> None:

@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 from pydantic import ValidationError
 
-from image_interpreter.cli.main import console
+from image_interpreter.cli.common import console
 from image_interpreter.errors import PriorsError
 from image_interpreter.priors import PriorSet
 from image_interpreter.priors.examples import example_priorset

@@ -10,7 +10,7 @@ import typer
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
 from image_interpreter.artifacts import ArtifactStore
-from image_interpreter.cli.main import console, settings_from
+from image_interpreter.cli.common import console, settings_from
 from image_interpreter.durable import write_atomic
 from image_interpreter.errors import ExtractionError
 from image_interpreter.extract.registry import extractor_choices, find_extractor

@@ -10,7 +10,7 @@ from pydantic import ValidationError
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from image_interpreter.artifacts import ArtifactStore
-from image_interpreter.cli.main import console, settings_from
+from image_interpreter.cli.common import console, settings_from
 from image_interpreter.durable import write_atomic
 from image_interpreter.generate.errors import GenerationError
 from image_interpreter.generate.generator import Generator

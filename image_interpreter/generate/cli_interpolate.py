@@ -11,7 +11,7 @@ import typer
 from pydantic import ValidationError
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from image_interpreter.cli.main import console, settings_from
+from image_interpreter.cli.common import console, settings_from
 from image_interpreter.generate.cli_upscale import quiet_libraries
 from image_interpreter.generate.errors import GenerationError
 from image_interpreter.generate.interpolate import Endpoint

@@ -12,7 +12,7 @@ from typing import Annotated
 
 import typer
 
-from image_interpreter.cli.main import err_console, settings_from
+from image_interpreter.cli.common import err_console, settings_from
 
 
 def register(app: typer.Typer) -> None:

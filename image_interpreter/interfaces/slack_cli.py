@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from image_interpreter.cli.main import console, settings_from
+from image_interpreter.cli.common import console, settings_from
 
 
 def register(app: typer.Typer) -> None:

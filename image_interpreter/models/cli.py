@@ -7,7 +7,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from image_interpreter.cli.main import console, settings_from
+from image_interpreter.cli.common import console, settings_from
 from image_interpreter.models.loading import hub_cache_dir
 from image_interpreter.models.registry import load_role_modules, model_id, roles
 from image_interpreter.models.tiny import ensure_tiny, is_tiny, tiny_path

@@ -10,7 +10,7 @@ import typer
 from rich.table import Table
 from rich.tree import Tree
 
-from image_interpreter.cli.main import console, settings_from
+from image_interpreter.cli.common import console, settings_from
 from image_interpreter.errors import ImageRejected
 from image_interpreter.priors import PriorSet
 from image_interpreter.session.state import SessionState
