@@ -27,7 +27,15 @@ from image_interpreter.interfaces.chainlit_web import hash_password
 from image_interpreter.priors.examples import example_person
 from image_interpreter.priors.openpose import export_openpose
 
-pytestmark = pytest.mark.skipif(chromium_missing() is not None, reason=str(chromium_missing()))
+
+@pytest.fixture(autouse=True)
+def _needs_chromium() -> None:
+    """The browser test is part of the suite: without Chromium it fails and says how to fix it,
+    rather than passing silently."""
+    problem = chromium_missing()
+    if problem is not None:
+        pytest.fail(f"The browser test cannot run: {problem}.")
+
 
 DOCS_SHOT = REPO / "docs" / "chat-raise-left-arm.png"
 
