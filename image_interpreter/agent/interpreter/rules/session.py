@@ -21,6 +21,7 @@ _OF = r"(?:\s+(?:of|for|from)\s+(?:it|this|that|them|the\s+(?:image|picture|phot
     "session.generate",
     r"(?:re)?generate(?:\s+(?:it|them|this|that|now|again|the\s+(?:image|picture)))?",
     rf"(?:re)?generate\s+(?:(?:some|more|another)\s+)?(?:(?P<n>{INT})\s+)?{_THINGS}{_OF}",
+    rf"(?:re)?generate\s+(?P<n3>{INT})",
     rf"(?:make|create|produce|give\s+me|show\s+me|let\s+me\s+see|get\s+me|draw|render|try|do)"
     rf"\s+(?:(?:me|some|more|another)\s+)*(?:(?P<n2>{INT})\s+)?{_THINGS}{_OF}",
     r"(?:render|draw|paint|create|make)\s+(?:it|this|the\s+(?:image|picture))(?:\s+now)?",
@@ -28,7 +29,7 @@ _OF = r"(?:\s+(?:of|for|from)\s+(?:it|this|that|them|the\s+(?:image|picture|phot
     r"|try\s+(?:it|again)|again|one\s+more(?:\s+time)?|another(?:\s+one)?|more",
 )
 def generate(m: Match, ctx: Context) -> list[Any]:
-    said = first(m, "n", "n2")
+    said = first(m, "n", "n2", "n3")
     count = integer(said) if said else None
     if count is not None and not 1 <= count <= 16:
         ctx.problem(f"I can generate 1 to 16 candidates at a time, not {count}.")
