@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import io
 import threading
+from abc import ABC, abstractmethod
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
@@ -60,7 +61,7 @@ def _array_to_image(array: np.ndarray) -> Image.Image:
     return Image.fromarray(array)
 
 
-class Extractor:
+class Extractor(ABC):
     """Subclass, set the class variables, implement `extract` (and `load` if it has models)."""
 
     name: ClassVar[str]  # registry key, "<family>.<backend>", e.g. "depth.depth_anything"
@@ -89,11 +90,12 @@ class Extractor:
                 self.load()
                 self._loaded = True
 
-    def load(self) -> None:
+    def load(self) -> None:  # noqa: B027 (optional hook: extractors without models skip it)
         """Load models (through `models.load_pretrained`, so missing weights give one error)."""
 
+    @abstractmethod
     def extract(self, image: Image.Image, params: Any, ctx: ExtractContext) -> Prior:
-        raise ExtractionError(f"Extractor '{self.name}' does not implement extract().")
+        """The prior this extractor fills, from an RGB image and checked parameters."""
 
     def merge(self, existing: Prior | None, new: Prior) -> Prior:
         """Combine with what the PriorSet already has; by default the new prior replaces it."""

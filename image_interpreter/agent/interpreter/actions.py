@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import functools
 import operator
+from abc import abstractmethod
 from typing import Annotated, Any, Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
@@ -23,8 +24,9 @@ class ActionBase(BaseModel):
 
     op: str
 
+    @abstractmethod
     def summary(self) -> str:
-        raise NotImplementedError
+        """One line for the user: what this action does."""
 
 
 class Undo(ActionBase):

@@ -18,6 +18,7 @@ ZoeDepth only their loading and preprocessing are used, and their networks are c
 
 from __future__ import annotations
 
+from abc import abstractmethod
 from pathlib import Path
 from typing import Literal
 
@@ -104,9 +105,9 @@ class _DepthExtractor(Extractor):
     nearer: Nearer = "larger"  # how this backend counts (see the module docstring)
     percentiles: tuple[float, float] = (0.0, 100.0)
 
+    @abstractmethod
     def predict(self, image: Image.Image, params) -> np.ndarray:
         """The network's raw 2-D prediction for an RGB image, at whatever size it works."""
-        raise NotImplementedError
 
     def extract(self, image: Image.Image, params, ctx: ExtractContext) -> DepthPrior:
         raw = self.predict(image.convert("RGB"), params)

@@ -8,6 +8,7 @@ LineartDetector inverts it.) Canny, with no model, stays the default for the kin
 
 from __future__ import annotations
 
+from abc import abstractmethod
 from pathlib import Path
 
 import numpy as np
@@ -62,9 +63,9 @@ class _LinesExtractor(Extractor):
     kind = "edges"
     method: str = "other"
 
+    @abstractmethod
     def detect(self, rgb: np.ndarray, params) -> np.ndarray:
         """The detector's H x W x 3 uint8 map, white on black, at about detect_resolution."""
-        raise NotImplementedError
 
     def method_for(self, params) -> str:
         return self.method

@@ -7,6 +7,7 @@ class, filled by `@register_edit` next to each class. Edits are pure: `_run` bui
 
 from __future__ import annotations
 
+from abc import abstractmethod
 from typing import Annotated, Any, TypeVar
 
 from pydantic import ConfigDict, Field
@@ -34,13 +35,13 @@ class EditBase(Model):
 
     op: str
 
+    @abstractmethod
     def _run(self, priors: PriorSet, notes: list[str]) -> PriorSet:
         """The new PriorSet; `notes` collects what the user should know (a limit reached)."""
-        raise NotImplementedError
 
+    @abstractmethod
     def summary(self) -> str:
         """One short sentence in the past tense, without looking at any priors."""
-        raise NotImplementedError
 
 
 E = TypeVar("E", bound=type[EditBase])
