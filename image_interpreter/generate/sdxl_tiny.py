@@ -18,7 +18,13 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from image_interpreter.models.tiny import CLIP_MAX_TOKENS, seeded, tiny_clip_tokenizer, tiny_model
+from image_interpreter.models.tiny import (
+    CLIP_MAX_TOKENS,
+    seeded,
+    tiny_clip_tokenizer,
+    tiny_model,
+    tiny_vae,
+)
 
 if TYPE_CHECKING:
     import torch
@@ -81,26 +87,14 @@ def _text_config(tokenizer: Any, **extra: Any) -> Any:
 @tiny_model(TINY_SDXL_BASE)
 def build_sdxl_base(folder: Path) -> None:
     """UNet (text_time), VAE, CLIPTextModel + CLIPTextModelWithProjection, two tokenizers, Euler."""
-    from diffusers import AutoencoderKL, EulerDiscreteScheduler, StableDiffusionXLPipeline
+    from diffusers import EulerDiscreteScheduler, StableDiffusionXLPipeline
     from transformers import CLIPTextModel, CLIPTextModelWithProjection
 
     tokenizer = tiny_clip_tokenizer()
     tokenizer_2 = tiny_clip_tokenizer()
     tokenizer_2.pad_token = "!"  # as SDXL's second tokenizer: it pads with "!", not end markers
     unet = _tiny_sdxl_unet()
-    with seeded(21):
-        vae = AutoencoderKL(
-            in_channels=3,
-            out_channels=3,
-            down_block_types=("DownEncoderBlock2D", "DownEncoderBlock2D"),
-            up_block_types=("UpDecoderBlock2D", "UpDecoderBlock2D"),
-            block_out_channels=(32, 64),
-            layers_per_block=1,
-            latent_channels=4,
-            norm_num_groups=32,
-            sample_size=64,
-            scaling_factor=0.13025,  # SDXL's VAE
-        )
+    vae = tiny_vae(seed=21, scaling_factor=0.13025)  # SDXL's VAE scaling
     with seeded(22):
         text_encoder = CLIPTextModel(_text_config(tokenizer))
     with seeded(23):

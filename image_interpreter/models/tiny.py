@@ -28,14 +28,14 @@ from contextlib import contextmanager
 from functools import cache
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from image_interpreter.durable import fsync_dir, fsync_tree
 from image_interpreter.errors import ModelUnavailable
 from image_interpreter.settings import Settings
 
 if TYPE_CHECKING:
-    from diffusers import UNet2DConditionModel
+    from diffusers import AutoencoderKL, UNet2DConditionModel
     from transformers import CLIPTextModel, CLIPTokenizer
 
 TINY_PREFIX = "tiny/"
@@ -220,6 +220,26 @@ _MERGES = [
 ]
 
 
+def tiny_vae(seed: int, **changes: Any) -> AutoencoderKL:
+    """A two-block VAE (it downsamples by 2, not 8: keep tiny images at 64-128 px), seeded;
+    `changes` override config values (e.g. SDXL's scaling_factor)."""
+    from diffusers import AutoencoderKL
+
+    config: dict[str, Any] = {
+        "in_channels": 3,
+        "out_channels": 3,
+        "down_block_types": ("DownEncoderBlock2D", "DownEncoderBlock2D"),
+        "up_block_types": ("UpDecoderBlock2D", "UpDecoderBlock2D"),
+        "block_out_channels": (32, 64),
+        "layers_per_block": 1,
+        "latent_channels": 4,
+        "norm_num_groups": 32,
+        "sample_size": 64,
+    }
+    with seeded(seed):
+        return AutoencoderKL(**{**config, **changes})
+
+
 def tiny_clip_text_encoder(tokenizer: CLIPTokenizer, seed: int) -> CLIPTextModel:
     """A 2-layer, 32-wide CLIP text encoder for `tokenizer` (the SD pipelines' and the
     upscaler's), with seeded random weights."""
@@ -262,22 +282,11 @@ def tiny_clip_tokenizer() -> CLIPTokenizer:
 @tiny_model("tiny/sd-base")
 def build_sd_base(folder: Path) -> None:
     """A Stable Diffusion 1.x-style pipeline: UNet, VAE, CLIP text encoder, tokenizer, DDIM."""
-    from diffusers import AutoencoderKL, DDIMScheduler, StableDiffusionPipeline
+    from diffusers import DDIMScheduler, StableDiffusionPipeline
 
     tokenizer = tiny_clip_tokenizer()
     unet = _tiny_unet()
-    with seeded(1):
-        vae = AutoencoderKL(
-            in_channels=3,
-            out_channels=3,
-            down_block_types=("DownEncoderBlock2D", "DownEncoderBlock2D"),
-            up_block_types=("UpDecoderBlock2D", "UpDecoderBlock2D"),
-            block_out_channels=(32, 64),
-            layers_per_block=1,
-            latent_channels=4,
-            norm_num_groups=32,
-            sample_size=64,
-        )
+    vae = tiny_vae(seed=1)
     text_encoder = tiny_clip_text_encoder(tokenizer, seed=2)
     scheduler = DDIMScheduler(
         beta_start=0.00085,
