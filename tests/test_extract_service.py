@@ -116,3 +116,27 @@ def test_a_failing_extractor_is_one_clear_error_and_is_not_cached(setup, monkeyp
     monkeypatch.undo()
     service.extract(photo, session.current.source, "palette")
     assert service.model_runs == 1
+
+
+def test_several_sessions_extract_at_once_with_one_model_load(setup, monkeypatch):
+    from concurrent.futures import ThreadPoolExecutor
+
+    _, store, service = setup
+    sessions = [_session_with_photo(store) for _ in range(4)]
+    extractor = service.instance("depth")
+    loads = []
+    real_load = extractor.load
+    monkeypatch.setattr(extractor, "load", lambda: (loads.append(1), real_load())[1])
+
+    def work(item):
+        session, photo = item
+        params = {"detect_resolution": 126}
+        source = session.current.source
+        prior = service.extract(photo, source, "depth", params, put_artifact=session.put_artifact)
+        return session.read_artifact(prior.map.sha256)
+
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        maps = list(pool.map(work, sessions))
+    assert len(loads) == 1  # loaded once, though four sessions asked at the same moment
+    assert len(set(maps)) == 1  # the same photo gives the same map in every session
+    assert service.model_runs <= 4
