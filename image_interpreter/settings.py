@@ -174,7 +174,8 @@ class Settings(BaseSettings):
     )
     profile: Profile = Field("sd15", description="Which group of model ids to use.")
     models: dict[str, str] = Field(
-        default_factory=dict, description="Per-role model id overrides, e.g. {'base': 'my/model'}."
+        default_factory=dict,
+        description="Per-role model id overrides, e.g. {'sd.base': 'my/model'}.",
     )
     device: str = Field("auto", description="'auto', 'cpu', 'cuda', 'cuda:1', 'mps'.")
     dtype: DType = Field("auto", description="'auto' picks float16 on CUDA, float32 elsewhere.")

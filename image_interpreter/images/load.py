@@ -69,6 +69,13 @@ def load_image(data: bytes, limits: Limits | None = None, name: str | None = Non
 def load_image_file(path: str | Path, limits: Limits | None = None) -> Image.Image:
     """`load_image` on a file, refusing an oversized one from its size on disk before reading it."""
     limits = limits or Limits()
+    return load_image(read_image_file(path, limits), limits, name=str(path))
+
+
+def read_image_file(path: str | Path, limits: Limits | None = None) -> bytes:
+    """A file's bytes, at most `limits.max_bytes` of them: the size on disk is checked first and
+    the read is bounded too (a device, a FIFO or a growing file reports no honest size)."""
+    limits = limits or Limits()
     path = Path(path)
     label = f"'{path}'"
     try:
@@ -91,7 +98,12 @@ def load_image_file(path: str | Path, limits: Limits | None = None) -> Image.Ima
         ) from None
     except OSError as exc:
         raise ImageRejected(f"{label} cannot be read ({_detail(exc)}).") from None
-    return load_image(data, limits, name=str(path))
+    if len(data) > limits.max_bytes:
+        raise ImageRejected(
+            f"{label} is more than {_mib(limits.max_bytes, limits.max_bytes)} ({_BYTES_VAR})."
+            " Compress or resize it before uploading."
+        )
+    return data
 
 
 def encode_png(image: Image.Image) -> bytes:

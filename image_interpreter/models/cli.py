@@ -55,7 +55,7 @@ def build_tiny(
 
     Example: image-interpreter models build-tiny
     """
-    settings = settings_from(ctx).model_copy(update={"profile": "tiny"})
+    settings = settings_from(ctx).model_copy(update={"profile": "tiny", "models": {}})
     load_role_modules()
     wanted = [role] if role else sorted(roles())
     built: set[str] = set()

@@ -11,7 +11,7 @@ from rich.table import Table
 from rich.tree import Tree
 
 from image_interpreter.cli.common import console, settings_from
-from image_interpreter.errors import ImageRejected
+from image_interpreter.images import read_image_file
 from image_interpreter.priors import PriorSet
 from image_interpreter.session.state import SessionState
 from image_interpreter.session.store import SessionStore
@@ -44,7 +44,7 @@ def new(
 
     Example: image-interpreter session new photo.jpg --title "park portrait"
     """
-    data = _read_photo(photo, settings_from(ctx).limits.max_bytes) if photo else None
+    data = read_image_file(photo, settings_from(ctx).limits) if photo else None
     with _store(ctx) as store:
         session = store.create(title or (photo.name if photo else None))
         if data is not None:
@@ -59,19 +59,6 @@ def new(
                 soft_wrap=True,
             )
         console.print(f"Session [bold]{session.id}[/]", soft_wrap=True)
-
-
-def _read_photo(path: Path, max_bytes: int) -> bytes:
-    try:
-        size = path.stat().st_size
-        if size > max_bytes:
-            raise ImageRejected(
-                f"{path.name} is {size / 2**20:.1f} MiB; the limit is {max_bytes / 2**20:.0f} MiB"
-                " (IMAGE_INTERPRETER_LIMITS__MAX_BYTES). Resize or recompress it."
-            )
-        return path.read_bytes()
-    except OSError as exc:
-        raise ImageRejected(f"Cannot read {path}: {exc.strerror}.") from None
 
 
 @session_app.command("list")
