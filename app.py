@@ -397,7 +397,6 @@ async def _apply(session_id: str, values: dict[str, Any]) -> None:
     changes, so fields left as they were shown are not applied)."""
     shown = cl.user_session.get("shown_settings") or {}
     changed = {k: v for k, v in values.items() if k in _settings_now(None) and v != shown.get(k)}
-    cl.user_session.set("shown_settings", {**shown, **changed})
     fields: dict[str, Any] = {}
     if "seed" in changed:
         seed_text = str(changed["seed"] or "").strip().lower()
@@ -416,7 +415,10 @@ async def _apply(session_id: str, values: dict[str, Any]) -> None:
         if "guidance" in changed:
             fields["guidance"] = float(changed["guidance"])
     except (TypeError, ValueError):
+        await cl.Message(content="Candidates, steps and guidance must be numbers.").send()
         return
+    # Only now do the shown values count as applied: a refused panel is applied as a whole later.
+    cl.user_session.set("shown_settings", {**shown, **changed})
     notes = []
     if changed.get("backend") in BACKENDS:
         said = await cl.make_async(CONVERSATIONS.set_backend)(session_id, changed["backend"])

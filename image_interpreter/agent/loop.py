@@ -212,6 +212,7 @@ class Agent:
         answer as it is generated, when the LLM answers; the full reply is in the result."""
         start = self.clock()
         state = _Turn(deadline=start + self.config.turn_timeout_s)
+        self._note_versions()  # versions made outside turns (buttons, tools over MCP) count too
         interpretation = interpret(text, self.session.current, history=self._history)
         state.timings["interpret"] = self.clock() - start
         user = self.session.add_turn(

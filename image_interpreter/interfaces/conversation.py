@@ -766,6 +766,8 @@ class Conversations:
                 done.append(kind)
             except ImageInterpreterError as error:
                 problems.append(f"{kind}: {error}")
+            except Exception as error:  # e.g. out of GPU memory: the photo stays, the turn ends
+                problems.append(f"{kind}: {type(error).__name__}: {error}")
         lines = [head]
         if done:
             stored = s.commit(
