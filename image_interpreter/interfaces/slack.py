@@ -387,13 +387,11 @@ class SlackBot:
         """A progress callback for a long turn: one status message in the thread, updated at
         most every few seconds, removed when the turn ends. Nothing is posted for quick turns."""
         state: dict[str, Any] = {"ts": None, "last": time.monotonic()}
+        # Progress arrives on the GPU queue's worker thread: posting to Slack there would stall
+        # every session's model work, so one thread of our own posts in order.
+        poster = ThreadPoolExecutor(max_workers=1, thread_name_prefix="slack-progress")
 
-        def progress(what: str, done: float | None = None, event: Any = None) -> None:
-            now = time.monotonic()
-            if now - state["last"] < _PROGRESS_EVERY_S:
-                return
-            state["last"] = now
-            line = _progress_line(what, done)
+        def show(line: str) -> None:
             try:
                 if state["ts"] is None:
                     posted = self.client.chat_postMessage(
@@ -405,9 +403,17 @@ class SlackBot:
             except SlackApiError as exc:  # progress is a courtesy: never fail the turn for it
                 log.info("slack progress not shown: %s", exc)
 
+        def progress(what: str, done: float | None = None, event: Any = None) -> None:
+            now = time.monotonic()
+            if now - state["last"] < _PROGRESS_EVERY_S:
+                return
+            state["last"] = now
+            poster.submit(show, _progress_line(what, done))
+
         try:
             yield progress
         finally:
+            poster.shutdown(wait=True)
             if state["ts"] is not None:
                 try:
                     self.client.chat_delete(channel=key.channel_id, ts=state["ts"])
