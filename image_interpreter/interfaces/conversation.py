@@ -59,6 +59,7 @@ from image_interpreter.priors.schema import (
     PriorSet,
     Provenance,
 )
+from image_interpreter.rank.scoring import PART_NAMES
 from image_interpreter.session import Session, SessionImage, SessionStore
 from image_interpreter.settings import Settings, get_settings
 from image_interpreter.tools import Services, Toolbox, describe_kinds, describe_priors, make_tools
@@ -927,11 +928,7 @@ def _candidate_views(session: Session, record: Any, size: int) -> list[Candidate
     for place, index in enumerate(order, 1):
         c = record.candidates[index]
         total = c.scores.get("total")
-        parts = {
-            k: v
-            for k, v in c.scores.items()
-            if k in ("clip", "pose", "depth", "objects", "segmentation", "edges")
-        }
+        parts = {k: v for k, v in c.scores.items() if k in PART_NAMES}
         label = f"generation {record.id} · candidate {index}"
         if total is not None:
             label += f" · score {total:.2f}"

@@ -19,6 +19,7 @@ from image_interpreter.images import encode_png
 from image_interpreter.priors.schema import PriorKind
 from image_interpreter.rank import rank, record_pick
 from image_interpreter.rank.ranking import Candidate as Ranked
+from image_interpreter.rank.scoring import PART_NAMES
 from image_interpreter.session import GenerationRecord
 from image_interpreter.tools.base import Args, ToolError, make_tool
 from image_interpreter.tools.context import Toolbox
@@ -259,11 +260,7 @@ def _generation_text(record: GenerationRecord, notes: list[str]) -> str:
     lines = []
     for place, i in enumerate(order, 1):
         c = record.candidates[i]
-        parts = [
-            f"{k} {v:.2f}"
-            for k, v in c.scores.items()
-            if k in ("clip", "pose", "depth", "objects", "segmentation", "edges")
-        ]
+        parts = [f"{k} {v:.2f}" for k, v in c.scores.items() if k in PART_NAMES]
         score = (
             f" score {c.scores['total']:.2f}" + (f" ({', '.join(parts)})" if parts else "")
             if "total" in c.scores
