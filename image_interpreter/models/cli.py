@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -38,6 +39,8 @@ def list_models(ctx: typer.Context) -> None:
         ident = model_id(name, settings)
         if is_tiny(ident):
             here = "built" if tiny_path(ident, settings).is_dir() else "built on first use"
+        elif Path(ident).expanduser().exists():
+            here = "local folder"
         else:
             folder = cache / ("models--" + ident.replace("/", "--"))
             here = "cached" if folder.is_dir() else "downloads on first use"
