@@ -50,6 +50,7 @@ from image_interpreter.agent.loop import Agent, AgentConfig, TurnResult
 from image_interpreter.errors import ImageInterpreterError, SessionError
 from image_interpreter.generate.queue import GPUQueue, current_job, shared_queue
 from image_interpreter.images import encode_png, load_image
+from image_interpreter.images.thumbnails import png_thumbnail
 from image_interpreter.priors.openpose import import_openpose
 from image_interpreter.priors.render.preview import preview_images
 from image_interpreter.priors.schema import (
@@ -843,7 +844,7 @@ class Conversations:
             if image.handle not in before.images and image.ref.sha256 not in shown:
                 if after.priors is not None and image.ref.sha256 == after.priors.source.sha256:
                     continue  # the new photo itself: its priors' pictures are shown
-                png = _picture_png(s.read_artifact(image.ref.sha256), self.config.picture_size)
+                png = png_thumbnail(s.read_artifact(image.ref.sha256), self.config.picture_size)
                 label = f"{image.handle}: {image.ref.name or 'image'}"
                 pictures.append((f"{label} ({image.ref.width}×{image.ref.height})", png))
         pictures += [(c.label, c.png) for c in candidates]
@@ -945,7 +946,7 @@ def _candidate_views(session: Session, record: Any, size: int) -> list[Candidate
                 score=total,
                 parts=parts,
                 label=label,
-                png=_picture_png(session.read_artifact(c.sha256), size),
+                png=png_thumbnail(session.read_artifact(c.sha256), size),
             )
         )
     return views
@@ -971,13 +972,6 @@ def _png(image: Image.Image, size: int) -> bytes:
     buffer = io.BytesIO()
     image.save(buffer, format="PNG")
     return buffer.getvalue()
-
-
-def _picture_png(data: bytes, size: int) -> bytes:
-    image = Image.open(io.BytesIO(data))
-    if max(image.size) <= size:
-        return data
-    return _png(image, size)
 
 
 def _clip(text: str, limit: int) -> str:

@@ -51,11 +51,11 @@ from langchain_core.messages import ToolMessage
 from langchain_core.tools import BaseTool
 from mcp.server.lowlevel import Server
 from mcp.server.stdio import stdio_server
-from PIL import Image
 from pydantic import BaseModel, Field, ValidationError
 
 from image_interpreter.agent.llm.text import content_text
 from image_interpreter.errors import ImageInterpreterError, SessionError
+from image_interpreter.images.thumbnails import png_thumbnail
 from image_interpreter.session import Session
 from image_interpreter.tools import Toolbox, make_tools
 from image_interpreter.tools.base import Args
@@ -459,7 +459,7 @@ class EditorMCP:
                 continue
             label = f"{image.handle}: {image.ref.name or 'image'}"
             label += f" ({image.ref.width}×{image.ref.height})"
-            pictures.append((label, _thumbnail(session.read_artifact(image.ref.sha256), size)))
+            pictures.append((label, png_thumbnail(session.read_artifact(image.ref.sha256), size)))
         return _pictures(pictures)
 
     # --- the session tools -----------------------------------------------------------------
@@ -535,7 +535,7 @@ class EditorMCP:
             image = session_image(bound.box, args.image)
             sha = image.ref.sha256
             label = f"{image.handle}: {image.ref.name or 'image'}"
-        data = _thumbnail(bound.session.read_artifact(sha), args.max_side)
+        data = png_thumbnail(bound.session.read_artifact(sha), args.max_side)
         return types.CallToolResult(content=_pictures([(label, data)]))
 
     # --- transports ------------------------------------------------------------------------
@@ -724,18 +724,6 @@ def _decode(data: str, max_bytes: int) -> bytes:
         return base64.b64decode(text, validate=True)
     except (binascii.Error, ValueError) as error:
         raise SessionError(f"The photo's data is not valid base64 ({error}).") from error
-
-
-def _thumbnail(data: bytes, size: int) -> bytes:
-    """PNG bytes of the picture with its longest side at most `size` (unchanged if smaller)."""
-    with Image.open(io.BytesIO(data)) as image:
-        if max(image.size) <= size and image.format == "PNG":
-            return data
-        picture = image.convert("RGB")
-    picture.thumbnail((size, size))
-    buffer = io.BytesIO()
-    picture.save(buffer, format="PNG")
-    return buffer.getvalue()
 
 
 __all__ = [
