@@ -10,7 +10,6 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from image_interpreter.agent.dialogue import MODES, Runtime, load_dialogue, run_dialogue
 from image_interpreter.cli.common import console, settings_from
 
 dialogue_app = typer.Typer(help="Scripted dialogues: conversations with expectations, as tests.")
@@ -41,6 +40,9 @@ def run_command(
 
     Example: image-interpreter --profile tiny dialogue run tests/dialogues/*.yaml
     """
+    # Imported here: the runner brings LangChain, which other commands should not wait for.
+    from image_interpreter.agent.dialogue import MODES, Runtime, load_dialogue, run_dialogue
+
     if mode is not None and mode not in MODES:
         raise typer.BadParameter(f"--mode is one of: {', '.join(MODES)}.")
     dialogues = [load_dialogue(path) for path in files]  # every file checked before any runs

@@ -13,9 +13,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.optimize import linear_sum_assignment
 
 from image_interpreter.rank.maps import mask_iou
+from image_interpreter.rank.matching import best_pairs
 
 Labelled = tuple[str, np.ndarray]  # (label, boolean mask)
 
@@ -39,8 +39,7 @@ def match_objects(
         for j, (other_label, other) in enumerate(candidates):
             if not by_label or _same(label, other_label):
                 table[i, j] = mask_iou(other, mask)
-    rows, cols = linear_sum_assignment(-table) if table.size else ((), ())
-    paired = {int(i): int(j) for i, j in zip(rows, cols, strict=True) if table[i, j] > 0}
+    paired = {i: j for i, j in best_pairs(table).items() if table[i, j] > 0}
     matches = [
         ObjectMatch(i, paired.get(i), float(table[i, paired[i]]) if i in paired else 0.0)
         for i in range(len(targets))

@@ -20,9 +20,9 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.optimize import linear_sum_assignment
 
 from image_interpreter.priors.schema import Person
+from image_interpreter.rank.matching import best_pairs
 
 XY = tuple[float, float]
 Pose = Mapping[str, XY]
@@ -131,8 +131,7 @@ def match_people(
         area = sizes[i][0] * sizes[i][1]
         for j, other in enumerate(candidates):
             table[i, j] = oks(pose, other, area)
-    rows, cols = linear_sum_assignment(-table) if table.size else ((), ())
-    paired = dict(zip(rows, cols, strict=True))
+    paired = best_pairs(table)
     matches = []
     for i, pose in enumerate(targets):
         j = paired.get(i)
