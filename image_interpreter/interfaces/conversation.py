@@ -351,6 +351,10 @@ class Conversations:
         self.services = _Services(self.settings, self._running)
         self.services.extractor(self.store)
         self._open: OrderedDict[str, _Conversation] = OrderedDict()
+        # One lock per session id for the life of the process, kept apart from the evictable
+        # conversations: a conversation rebuilt after eviction shares its predecessor's lock, so
+        # two turns can never run on one session at once.
+        self._session_locks: dict[str, threading.RLock] = {}
         self._max_open = max_open
         self._lock = threading.Lock()
 
@@ -649,12 +653,14 @@ class Conversations:
         )
         tools = make_tools(box)
         backend = make_backend(self.llm)
+        lock = self.session_lock(s.id)
         conv = _Conversation(
             session=s,
             box=box,
             tools=tools,
             agent=None,  # type: ignore[arg-type]
             backend=self.llm.backend,
+            lock=lock,
         )
         box.progress = conv.report
         events = _ToolEvents(conv)
@@ -664,6 +670,12 @@ class Conversations:
             kept = self._open.setdefault(s.id, conv)
             self._forget_idle()
             return kept
+
+    def session_lock(self, session_id: str) -> threading.RLock:
+        """The one lock of a session's turns and tool calls, for every adapter (the MCP server's
+        direct tool calls take it too), so nothing else runs on that session meanwhile."""
+        with self._lock:
+            return self._session_locks.setdefault(session_id, threading.RLock())
 
     def _forget_idle(self) -> None:
         """Keep at most `max_open` agents in memory: the least recently used idle ones go (a

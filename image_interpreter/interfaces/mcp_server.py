@@ -42,7 +42,7 @@ import threading
 import time
 from collections import OrderedDict
 from collections.abc import AsyncIterator, Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Annotated, Any
 
 import anyio
@@ -217,7 +217,7 @@ class _Bound:
     session: Session
     box: Toolbox
     tools: dict[str, BaseTool]
-    lock: threading.Lock = field(default_factory=threading.Lock)
+    lock: threading.RLock  # the session's lock in the conversation core, shared with `say`
 
 
 @dataclass(frozen=True)
@@ -432,15 +432,23 @@ class EditorMCP:
             max_candidates=c.config.max_candidates,
             queue=c.queue,
         )
-        made = _Bound(session, box, {tool.name: tool for tool in make_tools(box)})
+        made = _Bound(
+            session,
+            box,
+            {tool.name: tool for tool in make_tools(box)},
+            c.session_lock(session.id),
+        )
         with self._lock:
             bound = self._open.setdefault(session_id, made)
             self._open.move_to_end(session_id)
             while len(self._open) > self.max_open:
                 oldest, dropped = next(iter(self._open.items()))
-                if dropped.lock.locked():  # in use: keep it (and stop trimming)
+                if not dropped.lock.acquire(blocking=False):  # in use: keep it, stop trimming
                     break
-                del self._open[oldest]
+                try:
+                    del self._open[oldest]
+                finally:
+                    dropped.lock.release()
             return bound
 
     def _new_pictures(self, session: Session, before: _Seen) -> list[types.ContentBlock]:
