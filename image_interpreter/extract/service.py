@@ -83,9 +83,10 @@ class ExtractionService:
         key = self.cache_key(extractor, source, checked)
         cached = self._read_cache(extractor, key)
         if cached is not None:
-            for sha in referenced_artifacts(cached):
-                put(self.artifacts.get(sha))  # link to the caller's session (stored once)
-            return cached
+            prior, blobs = cached
+            for blob in blobs:
+                put(blob)  # link to the caller's session (stored once, not written again)
+            return prior
         ctx = ExtractContext(put_artifact=put, progress=progress or (lambda what, done: None))
         ctx.progress(f"loading {extractor.name}", 0.0)
         try:
@@ -167,7 +168,9 @@ class ExtractionService:
     def _cache_path(self, key: str) -> Path:
         return self.cache_dir / key[:2] / f"{key}.json"
 
-    def _read_cache(self, extractor: Extractor, key: str) -> Prior | None:
+    def _read_cache(self, extractor: Extractor, key: str) -> tuple[Prior, list[bytes]] | None:
+        """The cached prior and its artifacts' verified bytes, or None (a damaged entry is
+        dropped, to be computed again)."""
         path = self._cache_path(key)
         try:
             text = path.read_text(encoding="utf-8")
@@ -176,12 +179,11 @@ class ExtractionService:
         try:
             prior_type = PriorSet.model_fields[extractor.kind].annotation
             prior = _validate(prior_type, text)
-            for sha in referenced_artifacts(prior):
-                self.artifacts.get(sha)  # verified; a damaged cache entry is recomputed
+            blobs = [self.artifacts.get(sha) for sha in sorted(referenced_artifacts(prior))]
         except (ValidationError, ImageInterpreterError, ValueError):
             path.unlink(missing_ok=True)
             return None
-        return prior
+        return prior, blobs
 
     def _write_cache(self, key: str, prior: Prior) -> None:
         write_atomic(self._cache_path(key), prior.model_dump_json().encode())
