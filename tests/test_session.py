@@ -19,15 +19,14 @@ from sqlalchemy.schema import CreateTable
 
 from image_interpreter.artifacts import ArtifactStore, sha256_of
 from image_interpreter.errors import ImageRejected, PriorsError, SessionError
+from image_interpreter.images import encode_png
 from image_interpreter.priors import ArtifactRef, CaptionPrior, DepthPrior, PriorSet
 from image_interpreter.session import CandidateRecord, Session, SessionStore, tables
 from image_interpreter.settings import load_settings
 
 
 def png(color: tuple[int, int, int], size: tuple[int, int] = (16, 12)) -> bytes:
-    buffer = io.BytesIO()
-    Image.new("RGB", size, color).save(buffer, "PNG")
-    return buffer.getvalue()
+    return encode_png(Image.new("RGB", size, color))
 
 
 def open_store(folder: Path) -> SessionStore:

@@ -20,6 +20,7 @@ from slack_mock import BOT_USER, TEAM, SlackMock
 from slack_sdk.signature import SignatureVerifier
 
 from image_interpreter.errors import SettingsError
+from image_interpreter.images import encode_png
 from image_interpreter.interfaces.conversation import ChatConfig, Conversations
 from image_interpreter.interfaces.slack import (
     SlackBot,
@@ -50,9 +51,7 @@ _ids = count(1)
 
 
 def png(width: int = 64, height: int = 96, color: str = "gray") -> bytes:
-    buffer = io.BytesIO()
-    Image.new("RGB", (width, height), color).save(buffer, format="PNG")
-    return buffer.getvalue()
+    return encode_png(Image.new("RGB", (width, height), color))
 
 
 # --- fixtures -------------------------------------------------------------------------------------

@@ -5,7 +5,6 @@ end to end by the scripted dialogues (test_dialogues.py)."""
 
 from __future__ import annotations
 
-import io
 import json
 
 import pytest
@@ -13,6 +12,7 @@ from langchain_core.messages import ToolMessage
 from langchain_core.utils.function_calling import convert_to_openai_tool
 from PIL import Image
 
+from image_interpreter.images import encode_png
 from image_interpreter.priors.edits import apply
 from image_interpreter.priors.examples import example_person, example_priorset
 from image_interpreter.priors.schema import (
@@ -30,9 +30,7 @@ from image_interpreter.tools import TOOL_NAMES, Toolbox, describe_priors, make_t
 
 
 def png(color: str = "gray", size: tuple[int, int] = (64, 96)) -> bytes:
-    buffer = io.BytesIO()
-    Image.new("RGB", size, color).save(buffer, format="PNG")
-    return buffer.getvalue()
+    return encode_png(Image.new("RGB", size, color))
 
 
 @pytest.fixture
