@@ -20,9 +20,11 @@ from typing import TYPE_CHECKING, Any
 
 from image_interpreter.models.tiny import (
     CLIP_MAX_TOKENS,
+    TINY_UNET_CONFIG,
     seeded,
     tiny_clip_tokenizer,
     tiny_model,
+    tiny_unet,
     tiny_vae,
 )
 
@@ -41,16 +43,10 @@ _UNION_CONTROL_TYPES = 6  # xinsir/controlnet-union-sdxl-1.0's num_control_type
 
 
 def _unet_config() -> dict[str, Any]:
+    """What SDXL changes in the tiny SD UNet: wider cross-attention (two text encoders) and
+    the text_time embedding of pooled text and size conditions."""
     return {
-        "sample_size": 32,
-        "in_channels": 4,
-        "out_channels": 4,
-        "down_block_types": ("DownBlock2D", "CrossAttnDownBlock2D"),
-        "up_block_types": ("CrossAttnUpBlock2D", "UpBlock2D"),
-        "block_out_channels": (32, 64),
-        "layers_per_block": 2,
-        "attention_head_dim": (2, 4),
-        "norm_num_groups": 32,
+        **TINY_UNET_CONFIG,
         "use_linear_projection": True,
         "cross_attention_dim": 2 * _TEXT_DIM,
         "addition_embed_type": "text_time",
@@ -60,10 +56,7 @@ def _unet_config() -> dict[str, Any]:
 
 
 def _tiny_sdxl_unet() -> UNet2DConditionModel:
-    from diffusers import UNet2DConditionModel
-
-    with seeded(20):
-        return UNet2DConditionModel(**_unet_config())
+    return tiny_unet(seed=20, **_unet_config())
 
 
 def _text_config(tokenizer: Any, **extra: Any) -> Any:

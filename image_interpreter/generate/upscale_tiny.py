@@ -13,6 +13,8 @@ from image_interpreter.models.tiny import (
     tiny_clip_text_encoder,
     tiny_clip_tokenizer,
     tiny_model,
+    tiny_unet,
+    tiny_vae,
 )
 
 TINY_SD_X4 = "tiny/sd-x4-upscaler"
@@ -27,41 +29,23 @@ def build_sd_x4(folder: Path) -> None:
     real one), a CLIP text encoder and the tiny CLIP tokenizer, DDPM for the low-res noise and
     DDIM for sampling."""
     from diffusers import (
-        AutoencoderKL,
         DDIMScheduler,
         DDPMScheduler,
         StableDiffusionUpscalePipeline,
-        UNet2DConditionModel,
     )
 
     tokenizer = tiny_clip_tokenizer()
-    with seeded(10):
-        unet = UNet2DConditionModel(
-            sample_size=32,
-            in_channels=7,
-            out_channels=4,
-            down_block_types=("DownBlock2D", "CrossAttnDownBlock2D"),
-            up_block_types=("CrossAttnUpBlock2D", "UpBlock2D"),
-            block_out_channels=(32, 64),
-            layers_per_block=1,
-            attention_head_dim=(2, 4),
-            norm_num_groups=32,
-            cross_attention_dim=32,
-            num_class_embeds=351,  # noise levels 0..max_noise_level
-        )
-    with seeded(11):
-        vae = AutoencoderKL(
-            in_channels=3,
-            out_channels=3,
-            down_block_types=("DownEncoderBlock2D",) * 3,
-            up_block_types=("UpDecoderBlock2D",) * 3,
-            block_out_channels=(16, 16, 32),
-            layers_per_block=1,
-            latent_channels=4,
-            norm_num_groups=16,
-            sample_size=128,
-            scaling_factor=0.08333,  # the real upscaler's; anything else draws a warning
-        )
+    # 7 inputs: the noisy latents and the low-resolution image; classes: noise levels 0..350
+    unet = tiny_unet(seed=10, in_channels=7, layers_per_block=1, num_class_embeds=351)
+    vae = tiny_vae(  # three blocks: the upscaler's VAE downsamples by 4
+        seed=11,
+        down_block_types=("DownEncoderBlock2D",) * 3,
+        up_block_types=("UpDecoderBlock2D",) * 3,
+        block_out_channels=(16, 16, 32),
+        norm_num_groups=16,
+        sample_size=128,
+        scaling_factor=0.08333,  # the real upscaler's; anything else draws a warning
+    )
     text_encoder = tiny_clip_text_encoder(tokenizer, seed=12)
     low_res_scheduler = DDPMScheduler(beta_schedule="scaled_linear", num_train_timesteps=1000)
     scheduler = DDIMScheduler(

@@ -174,22 +174,27 @@ def seeded(seed: int) -> Iterator[None]:
 CLIP_MAX_TOKENS = 77  # CLIP's context length, which the SD pipelines pad prompts to
 
 
-def _tiny_unet() -> UNet2DConditionModel:
+TINY_UNET_CONFIG: dict[str, Any] = {
+    "sample_size": 32,
+    "in_channels": 4,
+    "out_channels": 4,
+    "down_block_types": ("DownBlock2D", "CrossAttnDownBlock2D"),
+    "up_block_types": ("CrossAttnUpBlock2D", "UpBlock2D"),
+    "block_out_channels": (32, 64),
+    "layers_per_block": 2,
+    "attention_head_dim": (2, 4),
+    "norm_num_groups": 32,
+    "cross_attention_dim": 32,
+}
+
+
+def tiny_unet(seed: int = 0, **changes: Any) -> UNet2DConditionModel:
+    """The tiny SD UNet (32/64 channels), seeded; `changes` override config values (the
+    upscaler's 7 input channels, SDXL's text_time embedding)."""
     from diffusers import UNet2DConditionModel
 
-    with seeded(0):
-        return UNet2DConditionModel(
-            sample_size=32,
-            in_channels=4,
-            out_channels=4,
-            down_block_types=("DownBlock2D", "CrossAttnDownBlock2D"),
-            up_block_types=("CrossAttnUpBlock2D", "UpBlock2D"),
-            block_out_channels=(32, 64),
-            layers_per_block=2,
-            attention_head_dim=(2, 4),
-            norm_num_groups=32,
-            cross_attention_dim=32,
-        )
+    with seeded(seed):
+        return UNet2DConditionModel(**{**TINY_UNET_CONFIG, **changes})
 
 
 def _bytes_to_unicode() -> dict[int, str]:
@@ -285,7 +290,7 @@ def build_sd_base(folder: Path) -> None:
     from diffusers import DDIMScheduler, StableDiffusionPipeline
 
     tokenizer = tiny_clip_tokenizer()
-    unet = _tiny_unet()
+    unet = tiny_unet()
     vae = tiny_vae(seed=1)
     text_encoder = tiny_clip_text_encoder(tokenizer, seed=2)
     scheduler = DDIMScheduler(
@@ -320,7 +325,7 @@ def build_controlnet(folder: Path) -> None:
     from diffusers import ControlNetModel
 
     controlnet = ControlNetModel.from_unet(
-        _tiny_unet(), conditioning_embedding_out_channels=(16, 32)
+        tiny_unet(), conditioning_embedding_out_channels=(16, 32)
     )
     zeroed = [
         *controlnet.controlnet_down_blocks,
