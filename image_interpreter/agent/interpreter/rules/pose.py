@@ -125,6 +125,12 @@ _RAISE = r"(?:raise|lift|put\s+up|hold\s+up|bring\s+up|stick\s+up|throw\s+up|rea
 _PUT = r"(?:put|hold|bring|stick|throw|get|move|have|reach)"
 
 
+def _further(words: str) -> Quantity:
+    """'higher', 'a bit lower', 'further': a small step when hedged, else a medium one."""
+    hedged = any(word in words.lower() for word in ("bit", "little"))
+    return Quantity(level="small" if hedged else "medium")
+
+
 @rule(
     "pose.raise",
     rf"{_RAISE}\s+(?:{_WHOSE}{_ARMS}|{_IT})(?:\s+{_UP})?(?:\s+{q()})?",
@@ -147,8 +153,7 @@ def raise_arm(m: Match, ctx: Context) -> list[Any]:
     if said is not None and said.level == "half":
         return _preset(ctx, "arm_out", sides)
     if said is None and first(m, "height"):
-        height = m["height"].lower()
-        said = Quantity(level="small" if ("bit" in height or "little" in height) else "medium")
+        said = _further(m["height"])
     if said is None:
         return _preset(ctx, "raise_arm", sides)
     _remember(ctx, sides)
@@ -171,8 +176,7 @@ def lower_arm(m: Match, ctx: Context) -> list[Any]:
     sides = _sides(ctx, m)
     said = qty(m, "q", "q2", "q3")
     if said is None and first(m, "height"):
-        height = m["height"].lower()
-        said = Quantity(level="small" if ("bit" in height or "little" in height) else "medium")
+        said = _further(m["height"])
     if said is None or said.level == "full":
         return _preset(ctx, "lower_arm", sides)
     _remember(ctx, sides)
