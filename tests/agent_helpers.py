@@ -30,15 +30,17 @@ def png(image: Image.Image) -> bytes:
     return buffer.getvalue()
 
 
-def start_session(store: SessionStore) -> Session:
+def start_session(store: SessionStore, size: tuple[int, int] = (64, 96)) -> Session:
+    """A session on a grey 'park' photo: caption, one person, a flat 16-bit depth map."""
+    width, height = size
     session = store.create("park")
-    image = session.add_image(png(Image.new("RGB", (64, 96), "gray")), name="park.png")
-    depth_map = session.put_artifact(png(Image.new("I;16", (64, 96))))
+    image = session.add_image(png(Image.new("RGB", size, "gray")), name="park.png")
+    depth_map = session.put_artifact(png(Image.new("I;16", size)))
     priors = PriorSet(
         source=image.ref,
         caption=CaptionPrior(text="a woman in a park"),
         people=PeoplePrior(people=[example_person()]),
-        depth=DepthPrior(map=ArtifactRef(sha256=depth_map, width=64, height=96)),
+        depth=DepthPrior(map=ArtifactRef(sha256=depth_map, width=width, height=height)),
     )
     session.commit(priors, summary="started from park.png")
     return session

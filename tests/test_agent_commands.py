@@ -3,45 +3,19 @@ redo through the session; failures leave everything as it was."""
 
 from __future__ import annotations
 
-import io
-
 import pytest
-from PIL import Image
+from agent_helpers import start_session
 
 from image_interpreter.agent.commands import run_actions
 from image_interpreter.agent.interpreter import interpret
-from image_interpreter.priors.examples import example_person
-from image_interpreter.priors.schema import (
-    ArtifactRef,
-    CaptionPrior,
-    DepthPrior,
-    PeoplePrior,
-    PriorSet,
-)
 from image_interpreter.session import Session, SessionStore
 from image_interpreter.settings import load_settings
-
-
-def _png(image: Image.Image) -> bytes:
-    buffer = io.BytesIO()
-    image.save(buffer, format="PNG")
-    return buffer.getvalue()
 
 
 @pytest.fixture
 def session():
     store = SessionStore.from_settings(load_settings())
-    session = store.create("park")
-    image = session.add_image(_png(Image.new("RGB", (512, 768), "gray")), name="park.png")
-    depth_map = session.put_artifact(_png(Image.new("I;16", (512, 768))))
-    priors = PriorSet(
-        source=image.ref,
-        caption=CaptionPrior(text="a woman in a park"),
-        people=PeoplePrior(people=[example_person()]),
-        depth=DepthPrior(map=ArtifactRef(sha256=depth_map, width=512, height=768)),
-    )
-    session.commit(priors, summary="started from park.png")
-    yield session
+    yield start_session(store, size=(512, 768))
     store.close()
 
 
