@@ -15,10 +15,11 @@ from PIL import Image
 from pydantic import Field
 
 from image_interpreter.errors import ExtractionError
-from image_interpreter.extract.base import ExtractContext, Extractor, Params, register_extractor
+from image_interpreter.extract.base import ExtractContext, Extractor, register_extractor
 from image_interpreter.extract.extractors.pose.convert import finish, people_from_wholebody
 from image_interpreter.extract.extractors.pose.runtime import (
     NO_TINY,
+    NetworkPoseParams,
     detection_image,
     model_file,
     quiet_import,
@@ -68,16 +69,8 @@ def require_openmmlab() -> None:
         )
 
 
-class DWPoseParams(Params):
-    hands: bool = Field(True, description="Keep each person's hand points.")
-    face: bool = Field(True, description="Keep each person's face landmarks.")
-    detect_resolution: int = Field(
-        512, ge=64, le=2048, description="Shorter side of the picture the networks see."
-    )
+class DWPoseParams(NetworkPoseParams):
     threshold: float = Field(0.3, ge=0.0, le=1.0, description="Leave out points scored below.")
-    expressions: bool = Field(
-        True, description="Read expressions and gestures from the face and hand points."
-    )
 
 
 @register_extractor

@@ -25,9 +25,9 @@ from PIL import Image
 from pydantic import Field
 
 from image_interpreter.errors import ExtractionError
-from image_interpreter.extract.base import ExtractContext, Extractor, Params, register_extractor
+from image_interpreter.extract.base import ExtractContext, Extractor, register_extractor
 from image_interpreter.extract.extractors.pose.convert import boxed, finish, keypoint
-from image_interpreter.extract.extractors.pose.runtime import NO_TINY, model_file
+from image_interpreter.extract.extractors.pose.runtime import NO_TINY, PoseParams, model_file
 from image_interpreter.models.registry import register_role
 from image_interpreter.priors.joints import FACE_70, HAND_21
 from image_interpreter.priors.schema import Face, Hand, Keypoint, PeoplePrior, Person
@@ -212,17 +212,12 @@ def _face_width(face: Face, aspect: float) -> float | None:
 # --- the extractor ----------------------------------------------------------------------------
 
 
-class MediaPipeParams(Params):
-    hands: bool = Field(True, description="Find hands (21 points each).")
-    face: bool = Field(True, description="Find faces (70 landmarks and blendshape expressions).")
+class MediaPipeParams(PoseParams):
     recognizer: bool = Field(
         True, description="Find hands with the gesture recognizer (adds learned gesture labels)."
     )
     max_people: int = Field(4, ge=1, le=20, description="Most people (and faces) to find.")
     min_confidence: float = Field(0.5, ge=0.0, le=1.0, description="Detection threshold.")
-    expressions: bool = Field(
-        True, description="Read expressions and gestures from the face and hand points too."
-    )
 
 
 @register_extractor

@@ -17,9 +17,13 @@ from typing import Any
 from PIL import Image
 from pydantic import Field
 
-from image_interpreter.extract.base import ExtractContext, Extractor, Params, register_extractor
+from image_interpreter.extract.base import ExtractContext, Extractor, register_extractor
 from image_interpreter.extract.extractors.pose.convert import finish, person_from_pose_result
-from image_interpreter.extract.extractors.pose.runtime import detection_image, quiet_import
+from image_interpreter.extract.extractors.pose.runtime import (
+    NetworkPoseParams,
+    detection_image,
+    quiet_import,
+)
 from image_interpreter.models.loading import load_pretrained, resolve_device
 from image_interpreter.models.registry import register_role
 from image_interpreter.models.tiny import tiny_model
@@ -38,16 +42,8 @@ register_role(
 FACE_THRESHOLD = 0.05  # controlnet-aux's face heatmap threshold
 
 
-class OpenPoseParams(Params):
-    hands: bool = Field(True, description="Find each person's hands (21 points each).")
-    face: bool = Field(True, description="Find each person's face (70 landmarks).")
-    detect_resolution: int = Field(
-        512, ge=64, le=2048, description="Shorter side of the picture the networks see."
-    )
+class OpenPoseParams(NetworkPoseParams):
     min_confidence: float = Field(0.0, ge=0.0, le=1.0, description="Leave out weaker points.")
-    expressions: bool = Field(
-        True, description="Read expressions and gestures from the face and hand points."
-    )
 
 
 @register_extractor

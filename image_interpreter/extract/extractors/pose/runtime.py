@@ -14,8 +14,10 @@ from types import ModuleType
 
 import numpy as np
 from PIL import Image
+from pydantic import Field
 
 from image_interpreter.errors import ModelUnavailable
+from image_interpreter.extract.base import Params
 from image_interpreter.models.loading import load_with
 from image_interpreter.models.registry import model_id
 from image_interpreter.models.tiny import is_tiny, tiny_model
@@ -129,3 +131,19 @@ def _download(url: str, role: str, settings: Settings) -> Path:
     finally:
         Path(tmp).unlink(missing_ok=True)
     return path
+
+
+class PoseParams(Params):
+    """What every pose backend lets a user choose; backends add their own thresholds."""
+
+    hands: bool = Field(True, description="Find each person's hands (21 points each).")
+    face: bool = Field(True, description="Find each person's face (70 landmarks).")
+    expressions: bool = Field(
+        True, description="Read expressions and gestures from the face and hand points."
+    )
+
+
+class NetworkPoseParams(PoseParams):
+    detect_resolution: int = Field(
+        512, ge=64, le=2048, description="Shorter side of the picture the networks see."
+    )
