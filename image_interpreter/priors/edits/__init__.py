@@ -60,6 +60,7 @@ from image_interpreter.priors.edits.pose import (
     PresetName,
     RotateLimb,
 )
+from image_interpreter.priors.edits.reaching import JoinHands, PointAt, Reach
 from image_interpreter.priors.edits.templates import ExpressionName, GestureName
 from image_interpreter.priors.edits.text import (
     AddStyle,
@@ -75,6 +76,9 @@ Edit = Annotated[
     RotateLimb
     | PosePreset
     | MoveJoint
+    | Reach
+    | PointAt
+    | JoinHands
     # people
     | MovePerson
     | ScalePerson
@@ -206,14 +210,17 @@ __all__ = [
     "FlattenDepth",
     "GestureName",
     "InvertDepth",
+    "JoinHands",
     "LimbName",
     "MirrorPerson",
     "MoveJoint",
     "MovePerson",
     "ObjectRef",
+    "PointAt",
     "PosePreset",
     "PresetName",
     "PushBackground",
+    "Reach",
     "RemoveObject",
     "RemovePerson",
     "ReplaceObject",

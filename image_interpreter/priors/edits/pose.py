@@ -14,7 +14,7 @@ from typing import Literal, get_args
 from pydantic import Field, model_validator
 
 from image_interpreter.priors.edits import kinematics as kin
-from image_interpreter.priors.edits import presets
+from image_interpreter.priors.edits import poses, presets  # noqa: F401  (poses registers presets)
 from image_interpreter.priors.edits.base import (
     EditBase,
     PersonNumber,
@@ -37,7 +37,18 @@ LimbName = Literal[
 PresetName = Literal[
     "raise_arm", "lower_arm", "arm_over_head", "arm_out", "bend_elbow", "straighten_elbow",
     "hands_on_hips", "wave", "bend_knee", "straighten_knee", "tilt_head",
+    # legs
+    "raise_leg", "lower_leg", "kick", "kick_side", "step_forward", "cross_legs", "kneel", "sit",
+    "squat", "stand",
+    # head and torso
+    "turn_head", "look_up", "look_down", "lean", "lean_forward", "lean_back", "bend_over",
+    "turn_shoulders",
+    # whole body
+    "jump", "walk", "run", "cross_arms", "hands_behind_head", "shrug", "clap", "hug",
 ]  # fmt: skip
+
+# Presets that need a side named: the way the head or body turns or leans.
+ONE_SIDE_PRESETS = frozenset({"tilt_head", "turn_head", "lean", "turn_shoulders"})
 
 # What `amount` means for each preset; presets missing here take no amount.
 PRESET_AMOUNTS: dict[str, tuple[str, float, float]] = {
@@ -45,6 +56,14 @@ PRESET_AMOUNTS: dict[str, tuple[str, float, float]] = {
     "bend_elbow": ("elbow flexion in degrees", 1.0, 160.0),
     "bend_knee": ("knee flexion in degrees", 1.0, 160.0),
     "tilt_head": ("degrees the head tilts towards that shoulder", -70.0, 70.0),
+    "raise_leg": ("degrees the hip flexes (the thigh raised)", 1.0, 135.0),
+    "turn_head": ("degrees the head turns by", 1.0, 90.0),
+    "look_up": ("degrees the face turns up by", 1.0, 60.0),
+    "look_down": ("degrees the face turns down by", 1.0, 60.0),
+    "lean": ("degrees the upper body leans by", 1.0, 60.0),
+    "lean_forward": ("degrees the upper body leans forwards by", 1.0, 80.0),
+    "lean_back": ("degrees the upper body leans back by", 1.0, 40.0),
+    "turn_shoulders": ("degrees the shoulders turn by", 1.0, 90.0),
 }
 
 assert set(get_args(LimbName)) == set(kin.LIMBS), "LimbName != kinematics.LIMBS"
@@ -84,7 +103,13 @@ class PosePreset(EditBase):
     higher than it already is), lower_arm (hanging down), arm_over_head (wrist above the head),
     arm_out (horizontal, to the side), bend_elbow / bend_knee (`amount` = flexion, default 90),
     straighten_elbow / straighten_knee, hands_on_hips, wave (upper arm out, forearm up),
-    tilt_head (`amount`° towards `side`'s shoulder, default 15; side must be left or right)."""
+    tilt_head (`amount`° towards `side`'s shoulder, default 15; side must be left or right).
+    Legs: raise_leg (`amount` = hip flexion, knee bent), lower_leg, kick, kick_side,
+    step_forward, cross_legs, kneel (both knees, or one `side`), sit, squat, stand. Head:
+    turn_head (`amount`° to `side`), look_up, look_down (`amount`°; a nod is look_down 15).
+    Torso: lean (`side`), lean_forward, lean_back, bend_over, turn_shoulders (`side`). Whole
+    body: jump, walk, run, cross_arms, hands_behind_head, shrug, clap, hug. Each has an opposite
+    (lower_leg, stand, the other side or direction) that undoes it."""
 
     op: Literal["pose_preset"] = "pose_preset"
     person: PersonNumber = 1
@@ -98,9 +123,9 @@ class PosePreset(EditBase):
 
     @model_validator(mode="after")
     def _amount_fits(self) -> PosePreset:
-        if self.preset == "tilt_head" and self.side == "both":
+        if self.preset in ONE_SIDE_PRESETS and self.side == "both":
             raise ValueError(
-                "tilt_head needs side 'left' or 'right': the shoulder the head tilts towards"
+                f"{self.preset} needs side 'left' or 'right': the way it turns, tilts or leans"
             )
         if self.amount is None:
             return self

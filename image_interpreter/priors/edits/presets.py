@@ -56,7 +56,13 @@ class Pose:
 
 
 PresetFn = Callable[[Pose, str, "float | None"], None]
+
+# Parts whose presets pose the whole part at once (a squat, a jump, a head turn), given the side
+# as said; the presets of other parts run once per side ("both": left, then right).
+WHOLE_PARTS = frozenset({"legs", "body", "torso", "head"})
 PRESETS: dict[str, tuple[str, PresetFn]] = {}  # name -> (body part, function(pose, side, amount))
+SummaryFn = Callable[[str, str, "float | None"], str]
+SUMMARIES: dict[str, SummaryFn] = {}  # name -> (whose, side, amount) -> the past-tense sentence
 
 
 def preset(name: str, part: str) -> Callable[[PresetFn], PresetFn]:
@@ -237,9 +243,9 @@ def pose_preset(
     number: int,
 ) -> Person:  # fmt: skip
     """`person` with preset `name` applied to `side` ("left", "right" or "both")."""
-    fn = PRESETS[name][1]
+    part, fn = PRESETS[name]
     pose = Pose(person, aspect, notes, number)
-    for one in ("left", "right") if side == "both" else (side,):
+    for one in (side,) if part in WHOLE_PARTS or side != "both" else ("left", "right"):
         fn(pose, one, amount)
     return pose.person
 
@@ -256,6 +262,8 @@ def preset_summary(number: int, name: str, side: str, amount: float | None) -> s
         degrees = 15.0 if amount is None else amount
         towards = side if degrees >= 0 else ("right" if side == "left" else "left")
         return f"tilted {who} head {abs(degrees):g}° towards their {towards} shoulder"
+    if name in SUMMARIES:
+        return SUMMARIES[name](who, side, amount)
     texts = {
         "raise_arm": f"raised {limb('arm')}" + (f"{to} above horizontal" if to else ""),
         "lower_arm": f"lowered {limb('arm')}",
