@@ -172,6 +172,12 @@ class Settings(BaseSettings):
     database_url: str | None = Field(
         None, description="SQLAlchemy URL; default: SQLite in data_dir. PostgreSQL URLs work too."
     )
+    artifacts_url: str | None = Field(
+        None,
+        description="Where artifacts live: a folder (default data_dir/artifacts) or"
+        " s3://bucket/prefix on S3-compatible storage (endpoint and credentials from the usual"
+        " AWS variables, e.g. AWS_ENDPOINT_URL_S3).",
+    )
     profile: Profile = Field("sd15", description="Which group of model ids to use.")
     models: dict[str, str] = Field(
         default_factory=dict,

@@ -23,6 +23,13 @@ def sha256_of(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
+def valid_sha256(sha256: str) -> str:
+    """`sha256` itself, or ArtifactError: ids become file names and object keys."""
+    if not _SHA256.match(sha256):
+        raise ArtifactError(f"'{sha256}' is not an artifact id (expected 64 hex digits).")
+    return sha256
+
+
 class ArtifactStore:
     """Files under `root/ab/abcdef...`; the two-character fan-out keeps folders small."""
 
@@ -30,9 +37,12 @@ class ArtifactStore:
         self.root = Path(root)
 
     def path_for(self, sha256: str) -> Path:
-        if not _SHA256.match(sha256):
-            raise ArtifactError(f"'{sha256}' is not an artifact id (expected 64 hex digits).")
+        valid_sha256(sha256)
         return self.root / sha256[:2] / sha256
+
+    def location(self, sha256: str) -> str:
+        """Where the artifact lives, for records that point at it (the file's path here)."""
+        return str(self.path_for(sha256))
 
     def put(self, data: bytes) -> str:
         """Store `data` (once) and return its sha256."""

@@ -9,7 +9,7 @@ from typing import Annotated, Any
 import typer
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
-from image_interpreter.artifacts import ArtifactStore
+from image_interpreter.artifacts import ArtifactStore, open_artifact_store
 from image_interpreter.cli.common import console, settings_from
 from image_interpreter.durable import write_atomic
 from image_interpreter.errors import ExtractionError
@@ -61,7 +61,7 @@ def extract(
     chosen = {name: find_extractor(name) for name in names}  # unknown names fail before any work
     params = _params(param or [], chosen)
     image = load_image_file(photo, settings.limits)
-    artifacts = ArtifactStore(settings.artifacts_dir)
+    artifacts = open_artifact_store(settings)
     service = ExtractionService(settings, artifacts)
     source = ImageRef(
         sha256=artifacts.put(encode_png(image)), width=image.width, height=image.height,

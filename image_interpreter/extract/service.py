@@ -18,7 +18,7 @@ from typing import Any
 from PIL import Image
 from pydantic import TypeAdapter, ValidationError
 
-from image_interpreter.artifacts import ArtifactStore
+from image_interpreter.artifacts import ArtifactStore, open_artifact_store
 from image_interpreter.durable import write_atomic
 from image_interpreter.errors import ExtractionError, ImageInterpreterError
 from image_interpreter.extract.base import ExtractContext, Extractor, Params, Progress
@@ -38,7 +38,7 @@ CACHE_FORMAT = 1
 class ExtractionService:
     def __init__(self, settings: Settings, artifacts: ArtifactStore | None = None):
         self.settings = settings
-        self.artifacts = artifacts or ArtifactStore(settings.artifacts_dir)
+        self.artifacts = artifacts or open_artifact_store(settings)
         self.cache_dir = settings.data_dir / "extract-cache"
         self._instances: dict[str, Extractor] = {}
         self._lock = threading.Lock()

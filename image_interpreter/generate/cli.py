@@ -9,7 +9,7 @@ import typer
 from pydantic import ValidationError
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from image_interpreter.artifacts import ArtifactStore
+from image_interpreter.artifacts import open_artifact_store
 from image_interpreter.cli.common import console, settings_from
 from image_interpreter.durable import write_atomic
 from image_interpreter.generate.errors import GenerationError
@@ -67,7 +67,7 @@ def generate(
         width=width, height=height, guidance=guidance, strength=strength,
         kinds=None if kinds is None else [k.strip() for k in kinds.split(",") if k.strip()],
     )  # fmt: skip
-    store = ArtifactStore(settings.artifacts_dir)
+    store = open_artifact_store(settings)
     _quiet()
     generator = Generator(settings)
     with Progress(

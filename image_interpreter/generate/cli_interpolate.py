@@ -66,7 +66,7 @@ def interpolate(
 
       image-interpreter interpolate cand-0.json cand-3.json --hold depth,segmentation --bounce
     """
-    from image_interpreter.artifacts import ArtifactStore
+    from image_interpreter.artifacts import open_artifact_store
     from image_interpreter.generate import Generator
     from image_interpreter.generate.interpolate import interpolate as run
     from image_interpreter.generate.interpolate import parse_hold, with_seed
@@ -76,7 +76,7 @@ def interpolate(
     held = parse_hold(hold)
     first = with_seed(load_endpoint(a, priors_a), seed_a)
     last = with_seed(load_endpoint(b, priors_b), seed_b)
-    artifacts = ArtifactStore(settings.artifacts_dir)
+    artifacts = open_artifact_store(settings)
     generator = Generator(settings)
     with Progress(
         TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),

@@ -149,7 +149,7 @@ def _entry(index: int, candidate: CandidateRecord, artifacts: ArtifactStore | No
         "index": index,
         "sha256": candidate.sha256,
         "seed": candidate.seed,
-        "path": str(artifacts.path_for(candidate.sha256)) if artifacts else None,
+        "path": str(artifacts.location(candidate.sha256)) if artifacts else None,
         "scores": dict(candidate.scores),
     }
 

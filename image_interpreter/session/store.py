@@ -9,6 +9,7 @@ from types import TracebackType
 
 from sqlalchemy import Engine, delete, func, insert, select
 
+from image_interpreter.artifacts import open_artifact_store
 from image_interpreter.artifacts.store import ArtifactStore
 from image_interpreter.session import portable
 from image_interpreter.session import tables as t
@@ -37,7 +38,7 @@ class SessionStore:
     def from_settings(cls, settings: Settings) -> SessionStore:
         """The store the settings name, creating the data folder as needed."""
         settings.data_dir.mkdir(parents=True, exist_ok=True)
-        return cls(settings.database, ArtifactStore(settings.artifacts_dir), settings.limits)
+        return cls(settings.database, open_artifact_store(settings), settings.limits)
 
     def __enter__(self) -> SessionStore:
         return self
