@@ -31,6 +31,7 @@ from image_interpreter.agent.interpreter.actions import (
     Redo,
     ShowPriors,
     Undo,
+    UseCandidate,
 )
 from image_interpreter.agent.interpreter.clauses import split
 from image_interpreter.agent.interpreter.context import Context
@@ -76,8 +77,10 @@ def interpret(
         confidence = 0.0
     else:
         confidence = min(f.confidence for f in parsed) * len(parsed) / total
-        if not any(f.actions for f in parsed):
-            confidence = min(confidence, 0.3)
+        if not any(f.actions for f in parsed) and not all(
+            f.rule.startswith("keep.") for f in parsed
+        ):
+            confidence = min(confidence, 0.3)  # read, but nothing to do (a negation is clear)
     actions = [a for f in parsed for a in f.actions]
     return Interpretation(
         text=text,
@@ -109,6 +112,7 @@ __all__ = [
     "Redo",
     "ShowPriors",
     "Undo",
+    "UseCandidate",
     "help_text",
     "interpret",
 ]

@@ -26,7 +26,9 @@ VERBS = frozenset(
         " change swap ignore disable enable stop start only keep wave smile frown shift scale"
         " enlarge shrink crop restore revert reset let have increase decrease reduce boost"
         " strengthen weaken seed guidance steps no without avoid exclude try spread stretch"
-        " clench point tip lean cock apply exaggerate deepen double halve"
+        " clench point tip lean cock apply exaggerate deepen double halve kick step cross kneel"
+        " sit squat stand look nod jump walk run shrug clap hug touch cover scratch fold"
+        " uncross shake twist bow"
     ).split()
 )
 
@@ -46,7 +48,12 @@ def split(message: str, reads_alone: Callable[[str], bool]) -> list[str]:
         pieces = WEAK.split(part)
         current = pieces[0]
         for separator, atom in zip(pieces[1::2], pieces[2::2], strict=True):
-            if atom.strip() and (_starts_command(atom) or reads_alone(atom.strip())):
+            whole = current + separator + atom
+            if (
+                atom.strip()
+                and (_starts_command(atom) or reads_alone(atom.strip()))
+                and not (not reads_alone(current.strip()) and reads_alone(whole.strip()))
+            ):  # 'make the woman and the man hold hands' is one command
                 clauses.append(current)
                 current = atom
             else:

@@ -130,6 +130,22 @@ LIMB_WORDS: dict[str, str] = {
 }  # fmt: skip
 LIMB = rf"(?P<limb>{alternatives([*LIMB_WORDS, *(w + 's' for w in LIMB_WORDS)])})"
 
+# Words that name a part of a body: a clause with one is about a pose, never an object to
+# replace or free text for the caption (what no pose rule reads is reported as not understood).
+BODY_WORDS = frozenset(
+    (  # noqa: SIM905  (a word list reads better as words)
+        "arm arms hand hands leg legs foot feet knee knees elbow elbows shoulder shoulders hip"
+        " hips head face neck wrist wrists ankle ankles thigh thighs shin shins chest torso"
+        " forearm forearms finger fingers toes toe heel heels waist belly stomach chin palm"
+        " palms fist fists eyebrows eyes"
+    ).split()
+)
+
+
+def names_body_part(text: str) -> bool:
+    return any(word in BODY_WORDS for word in re.findall(r"[a-z]+", text.lower()))
+
+
 JOINT_WORDS: dict[str, str] = {
     "wrist": "wrist", "hand": "wrist", "elbow": "elbow", "shoulder": "shoulder",
     "hip": "hip", "knee": "knee", "ankle": "ankle", "foot": "ankle", "heel": "heel",

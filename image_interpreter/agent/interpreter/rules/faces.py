@@ -205,11 +205,15 @@ def fist(m: Match, ctx: Context) -> list[Any]:
     return _gesture(ctx, "open_palm" if opened else "fist", first(m, "side"))
 
 
+# Pointing with no object to aim at is a hand shape; at an object it is `limbs.point`.
+_AIM = r"(?:something|the\s+camera|the\s+viewer|us|me|you|the\s+sky|up|ahead|forwards?|away)"
+
+
 @rule(
     "faces.point",
-    rf"point(?:\s+(?:at|to|towards?)\s+(?:something|the\s+\w+|the\s+camera|the\s+viewer|us|me|the\s+sky|up|ahead))?{_WITH}",
-    rf"point\s+(?:with\s+)?{_HAND}(?:\s+(?:index\s+)?finger)?(?:\s+(?:at|to|towards?)\s+[\w\s]+)?",
-    rf"(?:{_HAND}\s+)(?:point|points|pointing)(?:\s+(?:at|to|towards?)\s+[\w\s]+)?",
+    rf"point(?:\s+(?:at|to|towards?)\s+{_AIM})?{_WITH}",
+    rf"point\s+(?:with\s+)?{_HAND}(?:\s+(?:index\s+)?finger)?(?:\s+(?:at|to|towards?)\s+{_AIM})?",
+    rf"(?:{_HAND}\s+)(?:point|points|pointing)(?:\s+(?:at|to|towards?)\s+{_AIM})?",
     people=True,
 )
 def point(m: Match, ctx: Context) -> list[Any]:

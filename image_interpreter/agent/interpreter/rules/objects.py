@@ -8,7 +8,13 @@ from typing import Any
 
 from image_interpreter.agent.interpreter.context import Context
 from image_interpreter.agent.interpreter.rules.base import Match, first, rule
-from image_interpreter.agent.interpreter.words import ORDINAL, REMOVE, ordinal, strip_article
+from image_interpreter.agent.interpreter.words import (
+    ORDINAL,
+    REMOVE,
+    names_body_part,
+    ordinal,
+    strip_article,
+)
 from image_interpreter.priors.edits import ObjectRef, RemoveObject, ReplaceObject
 
 _OBJECT = r"(?:the|that|this|those|these|a|an|my|our)\s+[\w'’ -]+?"
@@ -29,8 +35,8 @@ def target(ctx: Context, said: str) -> ObjectRef | None:
     if m is None:
         return None
     label = m["label"].strip()
-    if label.lower() in _NOT_OBJECTS or not label:
-        return None
+    if label.lower() in _NOT_OBJECTS or not label or names_body_part(label):
+        return None  # 'turn the shoulders to the right' is a pose, not an object
     index = None
     if m["ordinal"]:
         index = ordinal(m["ordinal"])

@@ -37,7 +37,7 @@ _ARMS = r"(?P<part>arms?|hands?)"
 _ARMS_ONLY = r"(?P<part>arms?)"
 _UP = r"(?:up|high|higher|upwards?|up\s+high|in\s+the\s+air|into\s+the\s+air|skyward|aloft)"
 _OVER_HEAD = (
-    rf"(?:(?:over|above|on\s+top\s+of|behind)\s+(?:{P}|the)\s+head|overhead|straight\s+up"
+    rf"(?:(?:over|above|on\s+top\s+of)\s+(?:{P}|the)\s+head|overhead|straight\s+up"
     r"|all\s+the\s+way\s+up)"
 )
 _DOWN = rf"(?:down|lower|downwards?|(?:to|by|at)\s+(?:{P}|the)\s+sides?)"
@@ -246,12 +246,12 @@ _BEND = r"(?P<verb>bend|flex|fold|crook|straighten|unbend|extend|stretch\s+out|l
     "pose.bend",
     rf"{_BEND}\s+{_WHOSE}(?P<joint>elbows?|arms?|knees?|legs?)(?:\s+(?:more|fully|straight|out))?(?:\s+{q()})?",
     rf"{_BEND}\s+{q('q2')}\s+{_WHOSE}(?P<joint2>elbows?|arms?|knees?|legs?)",
-    r"(?P<crouch>crouch|squat|crouch\s+down|squat\s+down|kneel)",
+    r"(?P<crouch>crouch|crouch\s+down)",
     people=True,
 )
 def bend(m: Match, ctx: Context) -> list[Any]:
     if first(m, "crouch"):
-        return _preset(ctx, "bend_knee", ["both"], 120.0 if "squat" in m.group(0).lower() else None)
+        return _preset(ctx, "bend_knee", ["both"])
     joint = (first(m, "joint", "joint2") or "").lower()
     knee = joint.startswith(("knee", "leg"))
     plural = joint.endswith("s")

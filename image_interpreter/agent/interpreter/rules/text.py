@@ -7,7 +7,14 @@ from typing import Any
 
 from image_interpreter.agent.interpreter.context import Context
 from image_interpreter.agent.interpreter.rules.base import Match, first, rule
-from image_interpreter.agent.interpreter.words import STYLE, TIME, TIMES, strip_article, unquote
+from image_interpreter.agent.interpreter.words import (
+    STYLE,
+    TIME,
+    TIMES,
+    names_body_part,
+    strip_article,
+    unquote,
+)
 from image_interpreter.priors.edits import (
     AddStyle,
     AmendCaption,
@@ -46,6 +53,9 @@ def caption(m: Match, ctx: Context) -> list[Any]:
 )
 def amend(m: Match, ctx: Context) -> list[Any]:
     said = _text(first(m, "text", "text2", "text3") or "")
+    verb = m.group(0).split(maxsplit=1)[0].lower()
+    if verb != "add" and first(m, "text2") and names_body_part(said):
+        return None  # type: ignore[return-value]  ('put the left hand on the head': a pose)
     return [AmendCaption(text=said)] if said else []
 
 
