@@ -18,6 +18,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from image_interpreter.agent.interpreter import vocabulary
 from image_interpreter.agent.interpreter.actions import (
     ACTION_ADAPTER,
     ACTION_LIST_ADAPTER,
@@ -54,7 +55,21 @@ def interpret(
     """Read `text` as commands. `priors` (the current version) lets references be checked and
     relative changes ('stronger') start from the current values; `history` tells who 'him' is."""
     message = text[:MAX_CHARS]
-    ctx = Context(priors, last_person(history))
+    last = last_person(history)
+    found = _read(text, message, priors, last, [])
+    if found.unparsed:  # perhaps a typo: read again with the words one keystroke away
+        fixed, notes = vocabulary.corrected(message)
+        if notes:
+            again = _read(text, fixed, priors, last, notes)
+            if len(again.unparsed) < len(found.unparsed):
+                return again
+    return found
+
+
+def _read(
+    text: str, message: str, priors: PriorSet | None, last: int | None, corrections: list[str]
+) -> Interpretation:
+    ctx = Context(priors, last)
     parsed: list[Parsed] = []
     unparsed: list[str] = []
     understood: list[str] = []
@@ -71,7 +86,7 @@ def interpret(
         meaning = "; ".join(a.summary() for a in found.actions) or "nothing to do"
         understood.append(f"“{said}” → {meaning}")
     problems = [p for f in parsed for p in f.problems]
-    assumptions = [a for f in parsed for a in f.assumptions]
+    assumptions = [*corrections, *(a for f in parsed for a in f.assumptions)]
     total = len(parsed) + len(unparsed)
     if not parsed:
         confidence = 0.0
@@ -81,6 +96,8 @@ def interpret(
             f.rule.startswith("keep.") for f in parsed
         ):
             confidence = min(confidence, 0.3)  # read, but nothing to do (a negation is clear)
+    if corrections:
+        confidence = min(confidence, 0.85)  # a typo read as a known word: said in the reply
     actions = [a for f in parsed for a in f.actions]
     return Interpretation(
         text=text,

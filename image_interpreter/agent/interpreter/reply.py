@@ -3,11 +3,15 @@ examples of what can be said (by family, so the help stays in step with the rule
 
 from __future__ import annotations
 
+from image_interpreter.agent.interpreter import vocabulary
 from image_interpreter.agent.interpreter.result import Parsed
 
 EXAMPLES: dict[str, tuple[str, ...]] = {
     "pose": ("raise her left arm a bit", "lower both arms", "hands on hips",
              "bend his right elbow", "tilt her head to the left", "wave"),
+    "body": ("raise the left leg", "kneel", "sit down", "turn her head to the right",
+             "look up", "lean forward", "jump", "cross the arms",
+             "put the left hand on the head", "point at the dog", "they hold hands"),
     "hands and face": ("make him smile", "close her eyes", "make a fist with the right hand",
                        "thumbs up", "peace sign"),
     "people": ("move the man to the left", "make her bigger", "mirror the pose",
@@ -34,6 +38,18 @@ def help_text() -> str:
     return "\n".join(lines)
 
 
+def not_understood(unparsed: list[str]) -> str:
+    """Which words were not understood, and the closest things that can be done."""
+    unknown = [w for clause in unparsed for w in vocabulary.unknown_words(clause)]
+    if unknown:
+        what = "The words I do not know: " + ", ".join(f"“{w}”" for w in dict.fromkeys(unknown))
+    else:
+        what = "I know each of those words, but not said that way"
+    near = [e for clause in unparsed for e in vocabulary.closest(clause)]
+    offer = ", ".join(f"“{e}”" for e in dict.fromkeys(near))
+    return f"{what}. The closest things I can do: {offer}."
+
+
 def _sentence(text: str) -> str:
     text = text.strip()
     return text[:1].upper() + text[1:] + ("" if text.endswith((".", "!", "?")) else ".")
@@ -48,7 +64,7 @@ def compose(
         return "Tell me what to change. " + help_text()
     if not parsed:
         said = ", ".join(f"“{u}”" for u in unparsed)
-        return f"Sorry, I did not understand {said}. " + help_text()
+        return f"Sorry, I did not understand {said}. {not_understood(unparsed)}\n" + help_text()
     parts = []
     if done and (problems or unparsed):
         parts.append("I read this as: " + "; ".join(done) + ".")
@@ -60,6 +76,7 @@ def compose(
             f"I did not understand {said}, so I have not done anything yet: rephrase it or"
             " leave it out."
         )
+        parts.append(not_understood(unparsed))
         parts.append(help_text())
     parts.extend(_sentence(p) for p in problems)
     if assumptions and not unparsed:

@@ -209,12 +209,13 @@ ASPECT = rf"(?P<aspect>\d+(?:\.\d+)?\s*[:/]\s*\d+(?:\.\d+)?|{alternatives(ASPECT
 FILLER = re.compile(
     r"^(?:(?:please|pls|ok(?:ay)?(?!\s+(?:sign|gesture|hand))|now|so|and|also|then|hey|hi|alright|well|great|cool"
     r"|thanks|thank you|could you|can you|would you|will you|could we|can we|can i"
+    r"|could u|can u|would u|will u|pl[sz]|plz"
     r"|would you mind|i(?:'d| would) like (?:you )?to|i want (?:you )?to|i need (?:you )?to"
     r"|let'?s|let us|go ahead and|try to|just|maybe|perhaps|actually|now please)[\s,]+)+",
     re.IGNORECASE,
 )
 TRAILING = re.compile(
-    r"(?:[\s,]+(?:please|pls|thanks|thank you|for me|if you can|if possible|now|too|as well"
+    r"(?:[\s,]+(?:please|pls|plz|thanks|thx|thank you|for me|if you can|if possible|now|too|as well"
     r"|instead))+\s*$|[\s.!?]+$",
     re.IGNORECASE,
 )
@@ -232,11 +233,31 @@ ASIDES = frozenset(
 }  # fmt: skip
 
 
+GERUND_LEAD = re.compile(
+    r"^(?:would\s+you\s+mind|could\s+you\s+try|how\s+about|what\s+about|try|consider)\s+"
+    r"(?P<verb>[a-z]+ing)\b",
+    re.IGNORECASE,
+)
+
+
+def base_form(gerund: str) -> str:
+    """'lowering' -> 'lower', 'raising' -> 'raise', 'putting' -> 'put' (a command verb known to
+    the clause splitter), else the word as it was."""
+    from image_interpreter.agent.interpreter.clauses import VERBS
+
+    stem = gerund.lower().removesuffix("ing")
+    for guess in (stem, stem + "e", stem[:-1] if len(stem) > 2 and stem[-1] == stem[-2] else ""):
+        if guess in VERBS:
+            return guess
+    return gerund
+
+
 def tidy(clause: str) -> str:
     """Drop politeness and punctuation around a clause: 'please raise her arm!' -> 'raise her
     arm'; an aside alone ('ok', 'thanks', 'I don't like it') leaves nothing to read. Case is
     kept, so free text (a caption) reads as the user wrote it."""
     text = " ".join(clause.replace("’", "'").replace("“", '"').replace("”", '"').split())
+    text = GERUND_LEAD.sub(lambda m: base_form(m["verb"]), text)  # 'would you mind lowering'
     previous = None
     while previous != text:
         previous = text

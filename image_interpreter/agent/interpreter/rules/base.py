@@ -21,10 +21,13 @@ Match = re.Match[str]
 Handler = Callable[[Match, Context], "list[Any] | None"]
 
 P = r"@p"
-# 'make him', 'have her', 'get them to', 'tell @p to', '@p should' before a person rule
+# 'make him', 'have her', 'get them to', 'I'd like her to', 'could he', '@p should' before a
+# person rule
 LEAD = (
     rf"(?:(?:(?:make|have|let|get|tell|ask|want)\s+{P}\s+(?:to\s+)?)"
-    rf"|{P}\s+(?:should|must|needs?\s+to|has\s+to|will|could|can)\s+)?"
+    rf"|(?:i'?d\s+like|i\s+would\s+like|i\s+want|i\s+need|i'?d\s+love)\s+{P}\s+to\s+"
+    rf"|(?:could|can|would|will|should|might)\s+{P}\s+(?:please\s+)?"
+    rf"|{P}\s+(?:should|must|needs?\s+to|has\s+to|will|could|can|is\s+going\s+to)\s+)?"
 )
 
 
