@@ -27,16 +27,17 @@ COMMON = frozenset(
 # Commands to offer, by the words that suggest them.
 SUGGESTIONS: tuple[str, ...] = (
     "raise the left arm", "lower both arms", "bend the right elbow", "hands on hips",
-    "wave with the left hand", "put the left hand on the head", "touch the left knee with the right hand",
-    "point at the dog", "raise the left leg", "kick with the right leg", "kick sideways with the left leg",
-    "step forward with the left foot", "bend the knees", "kneel", "sit down", "squat", "stand up",
-    "cross the legs", "turn her head to the right", "tilt her head to the left", "look up",
-    "look down", "nod", "lean to the left", "lean forward", "bend over", "turn the shoulders to the left",
-    "jump", "walk", "run", "cross the arms", "hands behind the head", "shrug", "clap", "hug",
-    "they hold hands", "shake hands", "make him smile", "close her eyes", "thumbs up",
-    "make a fist with the right hand", "move the man to the left", "make her bigger",
-    "drop the depth map", "make the pose stronger", "replace the dog with a cat",
-    "make it a watercolor",
+    "wave with the left hand", "put the left hand on the head",
+    "touch the left knee with the right hand", "point at the dog", "raise the left leg",
+    "kick with the right leg", "kick sideways with the left leg",
+    "step forward with the left foot", "bend the knees", "kneel", "sit down", "squat",
+    "stand up", "cross the legs", "turn her head to the right", "tilt her head to the left",
+    "look up", "look down", "nod", "lean to the left", "lean forward", "bend over",
+    "turn the shoulders to the left", "jump", "walk", "run", "cross the arms",
+    "hands behind the head", "shrug", "clap", "hug", "they hold hands", "shake hands",
+    "make him smile", "close her eyes", "thumbs up", "make a fist with the right hand",
+    "move the man to the left", "make her bigger", "drop the depth map",
+    "make the pose stronger", "replace the dog with a cat", "make it a watercolor",
 )  # fmt: skip
 
 
@@ -97,10 +98,7 @@ def _one_edit_away(a: str, b: str) -> bool:
         i, j = diff[0], diff[-1]
         return len(diff) == 2 and j == i + 1 and a[i] == b[j] and a[j] == b[i]
     short, long_ = (a, b) if len(a) < len(b) else (b, a)
-    for i in range(len(long_)):
-        if long_[:i] + long_[i + 1 :] == short:
-            return True
-    return False
+    return any(long_[:i] + long_[i + 1 :] == short for i in range(len(long_)))
 
 
 @functools.cache
