@@ -56,6 +56,7 @@ WELCOME = (
     "Upload or paste a photo (PNG, JPEG or WebP, up to {mb:g} MB) to start. Then say what to"
     " change — “raise the left arm”, “drop the depth map”, “make him smile” — and"
     " “generate 2 candidates” when you are ready. An OpenPose `.json` file poses the people."
+    " New here? **Try the demo**: a photo with a person ready to pose."
 )
 
 
@@ -101,8 +102,22 @@ async def start() -> None:
     cl.user_session.set("session_id", None)
     await _send_settings(None)
     await cl.Message(
-        content=WELCOME.format(mb=MAX_UPLOAD_BYTES / 2**20), author=WEB.assistant
+        content=WELCOME.format(mb=MAX_UPLOAD_BYTES / 2**20),
+        author=WEB.assistant,
+        actions=[cl.Action(name="demo", payload={}, label="Try the demo")],
     ).send()
+
+
+@cl.action_callback("demo")
+async def demo(action: cl.Action) -> None:
+    """The bundled photo and its person: something to edit within a minute, on any models."""
+    session_id = await _session("demo: astronaut")
+    feed = StepFeed()
+    reply = await cl.make_async(CONVERSATIONS.demo)(session_id, feed.progress)
+    await feed.close()
+    await _apply_pending(session_id)
+    await _show(reply, session_id)
+    await _refresh_settings(session_id)
 
 
 @cl.on_chat_resume

@@ -6,6 +6,7 @@ end to end by the scripted dialogues (test_dialogues.py)."""
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 from langchain_core.messages import ToolMessage
@@ -205,13 +206,23 @@ def _generation(session, colors=("red", "blue")):
 def test_choosing_a_candidate_records_the_pick_and_makes_it_an_image(store):
     session, tools = start(*store)
     record = _generation(session)
-    said = tools["choose_candidate"].invoke({"generation": record.id, "candidate": 1})
-    assert said.startswith("Chose candidate 1 of generation 1 (score 0.50). It is image img2")
-    assert session.generations()[0].chosen == 1
-    again = tools["choose_candidate"].invoke({"generation": 1, "candidate": 1})
+    before = session.current.version
+    said = tools["choose_candidate"].invoke({"generation": record.id, "candidate": 2})
+    assert said.startswith("Picked candidate 2 of generation 1 (score 0.50): it is image img2")
+    assert session.generations()[0].chosen == 1  # stored from 0; numbered from 1 for people
+    # the pick is a version drawing from the picture, so "undo" takes it back
+    assert session.current.source.sha256 == record.candidates[1].sha256
+    assert session.current.parent == before and "undo" in said
+    assert not re.search(r"\w+\(.*=", said)  # no tool-call syntax
+    again = tools["choose_candidate"].invoke({"generation": 1, "candidate": 2})
     assert "image img2" in again and len(session.images()) == 2  # one image per picture
-    assert tools["choose_candidate"].invoke({"generation": 1, "candidate": 2}) == (
-        "Error: Generation 1 has candidates 0 to 1; there is no candidate 2."
+    assert tools["choose_candidate"].invoke({"generation": 1, "candidate": 3}) == (
+        "Error: Generation 1 has candidates 1 to 2; there is no candidate 3."
+    )
+    assert (
+        tools["choose_candidate"]
+        .invoke({"generation": 1, "candidate": 0})
+        .startswith("Error: the arguments are not valid")
     )
 
 
@@ -221,7 +232,7 @@ def test_another_sessions_handles_are_refused_as_if_they_did_not_exist(store):
     _generation(mine)
     mine.add_image(png("white"), name="second.png")
     theirs, tools = start(opened, settings)
-    assert tools["choose_candidate"].invoke({"generation": 1, "candidate": 0}) == (
+    assert tools["choose_candidate"].invoke({"generation": 1, "candidate": 1}) == (
         "Error: There is no generation 1 in this session (generations: none yet)."
         " `generate` makes one; `history` lists them."
     )

@@ -1,17 +1,16 @@
-"""`image-interpreter interpret | edit | chat`: the built-in interpreter from the command line."""
+"""`image-interpreter interpret | edit | chat`: the built-in interpreter on files, and the
+terminal chat (a thin adapter on the conversation core, `interfaces.terminal`)."""
 
 from __future__ import annotations
 
 import json
-import time
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 from rich.prompt import Prompt
 
-from image_interpreter.agent.commands import run_actions, show_priors
+from image_interpreter.agent.commands import show_priors
 from image_interpreter.agent.files import (
     dump_priors,
     parse_size,
@@ -30,9 +29,7 @@ from image_interpreter.artifacts import ArtifactStore
 from image_interpreter.cli.common import console, settings_from
 from image_interpreter.errors import ImageInterpreterError, PriorsError
 from image_interpreter.priors.edits import EditBase, apply_all, describe
-from image_interpreter.priors.openpose import import_openpose
-from image_interpreter.priors.render import RenderCache
-from image_interpreter.priors.schema import PeoplePrior, PriorSet, Provenance
+from image_interpreter.priors.schema import PriorSet
 from image_interpreter.session import Session, SessionStore
 
 QUIT = {"quit", "exit", "q", "bye", ":q"}
@@ -147,15 +144,6 @@ def _in_openpose(edit: EditBase) -> bool:
     return "person" in type(edit).model_fields
 
 
-@contextmanager
-def _store(ctx: typer.Context):  # type: ignore[no-untyped-def]
-    store = SessionStore.from_settings(settings_from(ctx))
-    try:
-        yield store
-    finally:
-        store.close()
-
-
 def _hashes(value: Any, found: set[str]) -> set[str]:
     if isinstance(value, dict):
         if isinstance(value.get("sha256"), str):
@@ -187,51 +175,14 @@ def _adopt(
     return priors.model_copy(update=update), notes
 
 
-def _start(
-    session: Session, photo: Path, priors: Path | None, pose: Path | None, store: SessionStore
-) -> list[str]:
-    """The photo and first version of a new session; returns notes for the user."""
-    try:
-        data = photo.read_bytes()
-    except OSError as exc:
-        raise PriorsError(f"Cannot read {photo}: {exc.strerror}.") from None
-    image = session.add_image(data, name=photo.name)
-    notes: list[str] = []
-    first = PriorSet(source=image.ref)
-    if pose is not None:
-        try:
-            found = import_openpose(pose.read_bytes())
-        except OSError as exc:
-            raise PriorsError(f"Cannot read {pose}: {exc.strerror}.") from None
-        people = PeoplePrior(
-            people=found.people,
-            provenance=Provenance(extractor="import", parameters={"format": "openpose"}),
-        )
-        first = first.model_copy(update={"people": people})
-    elif priors is not None:
-        loaded = read_priors(priors).priors
-        src = loaded.source
-        if abs(src.width / src.height - image.ref.width / image.ref.height) > 0.02:
-            notes.append(
-                f"the priors were made for a {src.width}×{src.height} picture; the photo is"
-                f" {image.ref.width}×{image.ref.height}, so positions may be off"
-            )
-        adopted, more = _adopt(
-            session, loaded.model_copy(update={"source": image.ref}), store.artifacts
-        )
-        notes.extend(more)
-        first = adopted
-    else:
-        notes.append(
-            "no priors given (--priors or --pose); only the words and settings can be edited"
-        )
-    session.commit(first, summary=f"started from {photo.name}")
-    return notes
-
-
 def chat_command(
     ctx: typer.Context,
-    photo: Annotated[Path, typer.Argument(help="The photo to talk about.")],
+    photo: Annotated[
+        Path | None, typer.Argument(help="The photo to talk about (not needed with --demo).")
+    ] = None,
+    demo: Annotated[
+        bool, typer.Option("--demo", help="Start from the bundled photo with a person in it.")
+    ] = False,
     priors: Annotated[
         Path | None, typer.Option(help="Its priors: a PriorSet or OpenPose JSON file.")
     ] = None,
@@ -239,35 +190,50 @@ def chat_command(
     session_id: Annotated[
         str | None, typer.Option("--session", help="Continue this session.")
     ] = None,
+    out: Annotated[
+        Path | None,
+        typer.Option(help="Where pictures are written; default: chat-pictures/<session id>."),
+    ] = None,
 ) -> None:
-    """Talk to the built-in interpreter about PHOTO; each line is read and carried out.
+    """Talk about PHOTO as in the web chat: its priors are extracted, and every line is carried
+    out by the same conversation core (edits, “generate 2”, “pick 1”, “upscale 1”, “undo”).
 
-    The skeleton is drawn again after each change, to PHOTO's folder as <name>.skeleton.png.
-    Type “help” for examples, “quit” (or Ctrl-D) to stop.
+    Pictures (skeletons, control images, candidates, upscales) are written to --out and their
+    paths printed. Type “help” for examples, “quit” (or Ctrl-D) to stop.
 
-    Example: image-interpreter chat photo.jpg --pose photo.openpose.json
+    Example: image-interpreter chat --demo
     """
+    from image_interpreter.interfaces.conversation import Conversations
+    from image_interpreter.interfaces.terminal import TerminalChat
+
     if priors is not None and pose is not None:
         raise PriorsError("Give --priors or --pose, not both (--pose is an OpenPose file).")
-    skeleton = photo.with_name(f"{photo.stem}.skeleton.png")
-    cache = RenderCache(maxsize=4)
-    with _store(ctx) as store:
+    if photo is None and not demo and session_id is None:
+        raise PriorsError("Give a PHOTO, --demo, or --session ID to continue one.")
+    if photo is not None and demo:
+        raise PriorsError("Give a PHOTO or --demo, not both.")
+    conversations = Conversations(settings_from(ctx))
+    try:
         if session_id is not None:
-            session = store.open(session_id)
-            notes = (
-                [] if session.current is not None else _start(session, photo, priors, pose, store)
-            )
+            session = conversations.open(session_id)
         else:
-            session = store.create(photo.name)
-            notes = _start(session, photo, priors, pose, store)
+            session = conversations.start(photo.name if photo is not None else "demo")
+        chat = TerminalChat(conversations, session, out or Path("chat-pictures") / session.id)
         console.print(
-            f"Session [bold]{session.id}[/] — type “help” for examples, “quit” to stop.",
+            f"Session [bold]{session.id}[/] — pictures go to {chat.out}. Type “help” for"
+            " examples, “quit” to stop.",
             soft_wrap=True,
         )
-        for note in notes:
-            console.print(f"Note: {note}.", highlight=False, soft_wrap=True)
-        drawn = _draw(session, skeleton, cache, None)
-        history: list[Interpretation] = []
+        if demo:
+            chat.show(chat.run(lambda p: conversations.demo(session, p)))
+        elif photo is not None and session.current is None:
+            data = _read(photo)
+            chat.show(chat.run(lambda p: conversations.add_photo(session, data, photo.name, p)))
+            if pose is not None:
+                chat.show(conversations.import_pose(session, _read(pose), pose.name))
+            elif priors is not None:
+                for note in _use_priors(session, priors, conversations.store):
+                    console.print(f"Note: {note}.", highlight=False, soft_wrap=True)
         while True:
             try:
                 line = Prompt.ask("[bold cyan]you[/]", console=console)
@@ -276,40 +242,39 @@ def chat_command(
                 break
             if line.strip().lower() in QUIT:
                 break
-            if not line.strip():
-                continue
-            start = time.perf_counter()
-            found = interpret(line, session.current, history=history)
-            reading = time.perf_counter() - start
-            history.append(found)
-            session.add_turn("user", line, timings={"interpret": reading})
-            start = time.perf_counter()
-            outcome = run_actions(session, found)
-            executing = time.perf_counter() - start
-            console.print(outcome.reply, highlight=False, soft_wrap=True)
-            start = time.perf_counter()
-            if outcome.changed:
-                drawn = _draw(session, skeleton, cache, drawn)
-            rendering = time.perf_counter() - start
-            session.add_turn(
-                "assistant",
-                outcome.reply,
-                tool_calls=found.dump_actions() if outcome.executed else [],
-                timings={"interpret": reading, "execute": executing, "render": rendering},
-            )
+            if line.strip():
+                chat.show(chat.run(lambda p, line=line: conversations.say(session, line, p)))
         console.print(
-            f"Bye. Continue with: image-interpreter chat {photo} --session {session.id}",
-            soft_wrap=True,
+            f"Bye. Continue with: image-interpreter chat --session {session.id}", soft_wrap=True
         )
+    finally:
+        conversations.close()
 
 
-def _draw(session: Session, path: Path, cache: RenderCache, last: int | None) -> int | None:
-    """Redraw the skeleton of the current version (when it has people and is new)."""
+def _read(path: Path) -> bytes:
+    try:
+        return path.read_bytes()
+    except OSError as exc:
+        raise PriorsError(f"Cannot read {path}: {exc.strerror}.") from None
+
+
+def _use_priors(session: Session, path: Path, store: SessionStore) -> list[str]:
+    """A priors file made elsewhere, moved onto the session's photo as a new version."""
     current = session.current
-    if current is None or current.version == last or current.people is None:
-        return current.version if current is not None else None
-    pose_only = current.model_copy(update={k: None for k in current.priors() if k != "people"})
-    written, _ = render_files(pose_only, path, cache=cache)
-    if written:
-        console.print(f"[dim]skeleton of version {current.version}: {path}[/]", soft_wrap=True)
-    return current.version
+    if current is None:
+        return ["the photo was not accepted, so the priors were not used"]
+    loaded = read_priors(path).priors
+    src, ref = loaded.source, current.source
+    notes = []
+    if abs(src.width / src.height - ref.width / ref.height) > 0.02:
+        notes.append(
+            f"the priors were made for a {src.width}×{src.height} picture; the photo is"
+            f" {ref.width}×{ref.height}, so positions may be off"
+        )
+    adopted, more = _adopt(
+        session,
+        loaded.model_copy(update={"source": ref, "generation": current.generation}),
+        store.artifacts,
+    )
+    session.commit(adopted, summary=f"priors from {path.name}")
+    return notes + more

@@ -24,8 +24,10 @@ from image_interpreter.agent.interpreter import (
     Redo,
     ShowPriors,
     Undo,
+    UseCandidate,
     help_text,
 )
+from image_interpreter.agent.interpreter.people import no_people_reason
 from image_interpreter.errors import EditError, SessionError
 from image_interpreter.priors.edits import EditBase, apply, apply_all, describe
 from image_interpreter.priors.schema import PriorSet
@@ -55,6 +57,10 @@ class Outcome(BaseModel):
     version: int | None = Field(None, description="The current version afterwards.")
     committed: int | None = Field(None, description="The version this message created.")
     generate: GenerationRequest | None = None
+    calls: list[dict[str, Any]] = Field(
+        default_factory=list,
+        description="Tool calls asked for in words ('pick 2' -> choose_candidate), to run next.",
+    )
     error: str | None = None
 
     @property
@@ -82,6 +88,7 @@ def run_actions(
             )
         base = session.version(target) if edits and target is not None else None
         edited = apply_all(edits, base) if base is not None else None
+        calls = [_candidate_call(session, a) for a in actions if isinstance(a, UseCandidate)]
     except (EditError, SessionError) as error:
         return Outcome(
             reply=f"Nothing changed: {error}", executed=False, version=here, error=str(error)
@@ -118,9 +125,33 @@ def run_actions(
         version=version,
         committed=committed,
         generate=request,
+        calls=calls,
     )
     outcome.reply = _reply(outcome, interpretation, extra)
     return outcome
+
+
+def _candidate_call(session: Session, action: UseCandidate) -> dict[str, Any]:
+    """The tool call for 'pick 2' / 'upscale 2' (the latest generation unless one is named),
+    checked now so that nothing moves when it cannot be done (SessionError)."""
+    records = session.generations()
+    if not records:
+        raise SessionError("There are no candidates yet: say “generate 2” to make some.")
+    wanted = action.generation or records[-1].id
+    record = next((r for r in records if r.id == wanted), None)
+    if record is None:
+        raise SessionError(
+            f"There is no generation {wanted}; this session has generations"
+            f" {', '.join(str(r.id) for r in records)}."
+        )
+    if action.candidate > len(record.candidates):
+        count = len(record.candidates)
+        have = "candidate 1" if count == 1 else f"candidates 1 to {count}"
+        raise SessionError(
+            f"Generation {record.id} has {have}; there is no candidate {action.candidate}."
+        )
+    name = "choose_candidate" if action.verb == "pick" else "upscale"
+    return {"name": name, "args": {"generation": record.id, "candidate": action.candidate}}
 
 
 def _plan(session: Session, moves: list[Any], here: int | None) -> int | None:
@@ -166,11 +197,21 @@ def _move(session: Session, move: Any) -> str:
     if isinstance(move, GoToVersion):
         session.checkout(move.version)
         return f"went to version {move.version}"
+    left = session.current
     for _ in range(move.steps):
         landed = session.undo() if isinstance(move, Undo) else session.redo()
     verb = "undid" if isinstance(move, Undo) else "redid"
     many = "the last change" if move.steps == 1 else f"{move.steps} changes"
-    return f"{verb} {many} (now at version {landed.version})"
+    # what a single step took back or made again, in the version's own words
+    moved = left if isinstance(move, Undo) else landed
+    summary = _summary(session, moved.version) if move.steps == 1 and moved is not None else ""
+    what = f" — {summary}" if summary else ""
+    return f"{verb} {many}{what} (now at version {landed.version})"
+
+
+def _summary(session: Session, version: int) -> str:
+    found = next((v for v in session.history() if v.number == version), None)
+    return found.summary if found is not None else ""
 
 
 def _sentences(edits: list[EditBase], base: PriorSet) -> list[str]:
@@ -201,7 +242,9 @@ def _reply(outcome: Outcome, interpretation: Interpretation, extra: list[str]) -
     if interpretation.assumptions:
         parts.append("Assumed: " + "; ".join(interpretation.assumptions) + ".")
     parts.extend(extra)
-    return "\n".join(parts) if parts else "Nothing to do."
+    if parts:
+        return "\n".join(parts)
+    return "" if outcome.calls else "Nothing to do."
 
 
 def show_priors(priors: PriorSet) -> str:
@@ -236,8 +279,12 @@ def _marked(action: str, replacement: str | None) -> str:
 def _detail(priors: PriorSet, kind: str) -> str:
     if kind == "people" and priors.people is not None:
         people = priors.people.people
-        named = ", ".join(f"{i} {p.label or ''}".strip() for i, p in enumerate(people, 1))
-        return f" — {len(people)} {'person' if len(people) == 1 else 'people'} ({named})"
+        if not people:
+            return " — nobody: " + no_people_reason(priors)
+        named = ", ".join(
+            f"person {i}" + (f" ({p.label})" if p.label else "") for i, p in enumerate(people, 1)
+        )
+        return f" — {len(people)} {'person' if len(people) == 1 else 'people'}: {named}"
     if kind == "caption" and priors.caption is not None:
         c = priors.caption
         extras = [
@@ -245,7 +292,8 @@ def _detail(priors: PriorSet, kind: str) -> str:
             f"time {c.time_of_day}" if c.time_of_day else "",
             f"not: {c.negative}" if c.negative else "",
         ]
-        return f" — “{c.text}”" + "".join(f"; {e}" for e in extras if e)
+        said = f"“{c.text}”" if c.text.strip() else "no words yet"
+        return f" — {said}" + "".join(f"; {e}" for e in extras if e)
     if kind == "objects" and priors.objects is not None:
         objs = [o.label + _marked(o.action, o.replacement) for o in priors.objects.objects]
         return " — " + (", ".join(objs) or "none")

@@ -16,11 +16,15 @@
    the request, the message falls back to the interpreter and the reply says so. When tools have
    already run in the turn, it stops there instead (the interpreter would apply a second time).
 
-The conversation is kept within the model's context (`agent.context`), with the priors
-described fresh every turn (`describe_priors`). Each turn is recorded on the session: the user's
-message, then the reply with its tool calls, its latency split (interpret, llm, tools,
-generation, total; seconds) and tokens (prompt, completion, llm_calls; `prompt_estimated` is 1
-when a server did not report the prompt's size).
+Every request fits the model's context by construction (`agent.budget`): compact tools, only
+those the turn needs, the priors described fresh every turn (in full when they fit, else in
+brief), and history summarised within what remains (`agent.context`). Each turn is recorded on
+the session: the user's message, then the reply with its tool calls, its latency split
+(interpret, llm, tools, generation, total; seconds) and tokens (prompt, completion, llm_calls;
+`prompt_estimated` is 1 when a server did not report the prompt's size; for LLM turns the
+budget, what each part of the first request took, `prompt_instructions`, `prompt_tools`,
+`prompt_priors`, `prompt_history`, `prompt_message`, the largest request `request_max`, and
+`count_estimated` when no tokenizer was loaded).
 """
 
 from __future__ import annotations
@@ -36,6 +40,14 @@ from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, System
 from langchain_core.tools import BaseTool, ToolException
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from image_interpreter.agent.budget import (
+    PRIORS_SHARE,
+    RESERVE,
+    TOOLS_SHARE,
+    Budget,
+    fit_request,
+    request_text,
+)
 from image_interpreter.agent.commands import MIN_CONFIDENCE, Outcome, run_actions
 from image_interpreter.agent.context import (
     DescribePriors,
@@ -55,8 +67,9 @@ from image_interpreter.agent.llm import (
     ToolsUnsupported,
     call_with_retries,
 )
+from image_interpreter.agent.llm.deadline import DeadlinePassed, expired, within
 from image_interpreter.agent.llm.text import content_text
-from image_interpreter.agent.llm.tokens import estimate_tokens, messages_tokens
+from image_interpreter.agent.llm.tokens import PER_MESSAGE, TokenCounter
 from image_interpreter.agent.react import (
     STOP,
     Action,
@@ -64,6 +77,7 @@ from image_interpreter.agent.react import (
     Final,
     Malformed,
     Step,
+    describe_tools,
     example_input,
     parse_reply,
     react_instructions,
@@ -72,6 +86,13 @@ from image_interpreter.agent.react import (
 from image_interpreter.errors import ImageInterpreterError
 from image_interpreter.prompts import load_prompt
 from image_interpreter.session import Session, Turn
+from image_interpreter.tools.compact import (
+    ALWAYS,
+    ToolSpec,
+    compact_priors,
+    compact_specs,
+    select_tools,
+)
 from image_interpreter.tools.describe import describe_priors
 
 log = logging.getLogger(__name__)
@@ -88,7 +109,9 @@ class AgentConfig(BaseModel):
         HIGH, ge=0.0, le=1.0, description="The interpreter handles a message at or above this."
     )
     max_tool_calls: int = Field(6, ge=1, le=50, description="Tool calls one message may use.")
-    turn_timeout_s: float = Field(180.0, gt=0, description="No new LLM request after this.")
+    turn_timeout_s: float = Field(
+        180.0, gt=0, description="The LLM's part of a turn, whole responses included."
+    )
     tool_result_chars: int = Field(2000, ge=100, description="Longest tool result shown to it.")
     summary_words: int = Field(120, ge=20, le=1000, description="Running summary length.")
     summarise_with_llm: bool = Field(
@@ -135,6 +158,9 @@ class _Turn:
     llm_calls: int = 0
     records: list[dict[str, Any]] = field(default_factory=list)
     repairs_left: int = 1
+    budget: Budget | None = None
+    offered: list[ToolSpec] = field(default_factory=list)  # the tools this turn's requests carry
+    current: BaseMessage | None = None  # the user's message in the request
 
     @property
     def executed(self) -> int:
@@ -153,6 +179,8 @@ class _Turn:
         }
         if self.prompt_estimated:
             found["prompt_estimated"] = 1
+        if self.budget is not None:
+            found.update(self.budget.record())
         return found
 
 
@@ -169,7 +197,8 @@ class Agent:
     """The loop over one session. `tools`: LangChain tools bound to that session;
     `llm_backend`: from `llm.make_backend`, None for the interpreter alone;
     `describe_priors`: the priors summary given to the LLM every turn;
-    `backoff`: retry timing (its `sleep` is injectable for tests); `clock`: for timings."""
+    `backoff`: retry timing (its `sleep` is injectable for tests); `clock`: for timings;
+    `counter`: counts tokens (default: the backend's tokenizer, else the estimate)."""
 
     def __init__(
         self,
@@ -181,10 +210,12 @@ class Agent:
         describe_priors: DescribePriors = describe_priors,
         backoff: Backoff | None = None,
         clock: Callable[[], float] = time.perf_counter,
+        counter: TokenCounter | None = None,
     ):
         self.session = session
         self.tools = list(tools)
         self.by_name = {tool.name: tool for tool in self.tools}
+        self.specs = compact_specs(self.tools)  # what the LLM sees of them
         self.backend = llm_backend
         self.config = config or AgentConfig()
         self.describe_priors = describe_priors
@@ -197,10 +228,14 @@ class Agent:
                 else Backoff(retries=0)
             )
         self.backoff = backoff
+        if counter is None:
+            counter = TokenCounter.for_config(llm) if llm is not None else TokenCounter()
+        self.counter = counter
         self.memory = Memory(
             context_tokens=llm.context_tokens if llm else 4096,
             reply_tokens=llm.max_new_tokens if llm else 512,
             summary_words=self.config.summary_words,
+            count=counter,
         )
         self._history: list[Any] = list(session.history())
         self._versions = max((v.number for v in self._history), default=0)
@@ -265,6 +300,10 @@ class Agent:
             # run_actions only records the request and says no images were made; they were
             kept = [line for line in reply.splitlines() if "no images were made" not in line]
             reply = "\n".join([*kept, made])
+        for call in outcome.calls:  # 'pick 2', 'upscale 2'
+            if call["name"] in self.by_name:
+                said, _ = self._run_tool(call["name"], call["args"], None, state, "interpreter")
+                reply = "\n".join(part for part in (reply, said) if part)
         return TurnResult(reply=reply, path=path, outcome=outcome)
 
     def _generate_for(self, outcome: Outcome, state: _Turn) -> str:
@@ -348,7 +387,7 @@ class Agent:
             if native:
                 steps = self._native_steps(reply.message)
             else:
-                steps = [parse_reply(reply.text, self.tools)]
+                steps = [parse_reply(reply.text, self.specs)]
             first = steps[0]
             if isinstance(first, Malformed):
                 self._repair(messages, reply, first, native, state)
@@ -394,6 +433,7 @@ class Agent:
         backend = self.backend
         if self.clock() > state.deadline:
             raise LLMUnavailable(f"the turn took longer than {self.config.turn_timeout_s:g} s")
+        measured = self._fit(messages, native, state)
         sink: OnToken | None = stream if stream is not None else on_token
         streamed: list[str] = []
 
@@ -411,27 +451,37 @@ class Agent:
                 stream.reset()
             tokens = collect if sink is not None else None
             if native:
-                return backend.chat(messages, self.tools, on_token=tokens)
+                offered = [spec.openai() for spec in state.offered]
+                return backend.chat(messages, offered, on_token=tokens)
             return backend.complete(messages, stop=STOP, on_token=tokens)
 
         attempts = Attempts()
         started = self.clock()
         try:
-            reply = call_with_retries(
-                once,
-                self.backoff,
-                deadline=self._backoff_deadline(state),
-                attempts=attempts,
-                retry_if=lambda _error: not shown(),  # never repeat text a user has seen
-            )
+            # the deadline bounds the whole response, however the server trickles or streams
+            with within(self._left(state), limit=self.config.turn_timeout_s):
+                reply = call_with_retries(
+                    once,
+                    self.backoff,
+                    deadline=self._backoff_deadline(state),
+                    attempts=attempts,
+                    # never repeat text a user has seen, nor a request the deadline cut
+                    retry_if=lambda _error: not shown() and not expired(),
+                )
         finally:
             state.timings["llm"] += self.clock() - started
+        if reply.prompt_estimated and measured is not None and self.counter.exact:
+            reply.prompt_tokens, reply.prompt_estimated = measured, False  # counted exactly here
         state.count(reply)
         return reply
 
     def _backoff_deadline(self, state: _Turn) -> float:
         """`state.deadline` on the backoff's clock (which tests may replace)."""
-        return self.backoff.clock() + max(0.0, state.deadline - self.clock())
+        return self.backoff.clock() + self._left(state)
+
+    def _left(self, state: _Turn) -> float:
+        """Seconds the turn has left."""
+        return max(0.0, state.deadline - self.clock())
 
     def _native_steps(self, message: AIMessage) -> list[Step]:
         if message.invalid_tool_calls:
@@ -461,7 +511,7 @@ class Agent:
         content = content_text(message.content).strip()
         if content and self.tools:
             # some servers hand back a call as text when their tool parser missed it
-            step = parse_reply(content, self.tools)
+            step = parse_reply(content, self.specs)
             if isinstance(step, Action):
                 return [step]
         return [Final(content)]
@@ -489,7 +539,7 @@ class Agent:
             )
         state.repairs_left -= 1
         if native:
-            target = self.by_name.get(malformed.tool or "")
+            target = next((s for s in self.specs if s.name == malformed.tool), None)
             expected = (
                 f"{target.name} with arguments {example_input(target)}"
                 if target is not None
@@ -504,13 +554,17 @@ class Agent:
         else:
             messages.append(AIMessage(malformed.raw.strip() or "(empty)"))
             messages.append(
-                HumanMessage(repair_prompt(malformed.problem, self.tools, malformed.tool))
+                HumanMessage(repair_prompt(malformed.problem, self.specs, malformed.tool))
             )
 
     def _lost(self, state: _Turn, error: LLMError) -> Exception:
         """The LLM failed mid-turn: fall back if nothing ran yet, else stop and say so."""
         if state.executed == 0:
             return error
+        if isinstance(error, DeadlinePassed):
+            return _Stop(
+                self._done_so_far(state, "I stopped: this message took too long."), "turn timeout"
+            )
         return _Stop(
             self._done_so_far(
                 state,
@@ -571,49 +625,120 @@ class Agent:
         *,
         summarise: bool = True,
     ) -> list[BaseMessage]:
+        """The turn's first request, part by part within the budget (see `agent.budget`)."""
         assert self.backend is not None
         llm = self.backend.config
-        priors = fit_text(self.describe_priors(self.session.current), llm.context_tokens // 4)
-        parts = [load_prompt("system", priors=priors)]
+        count = self.counter
+        budget = Budget.for_model(llm.context_tokens, llm.max_new_tokens, count.exact)
+        state.budget = budget
+        room = budget.tokens
+        reserve = int(room * RESERVE)
+        guidance = ""
         if self.tools:
-            parts.append(
-                load_prompt("tool_guidance", max_tool_calls=str(self.config.max_tool_calls))
-            )
-            if not native:
-                parts.append(react_instructions(self.tools))
-        system = "\n\n".join(parts)
+            guidance = load_prompt("tool_guidance", max_tool_calls=str(self.config.max_tool_calls))
+        skeleton = [load_prompt("system", priors=""), guidance]
+        if self.tools and not native:
+            skeleton.append(react_instructions([]))
+        instructions = count("\n\n".join(p for p in skeleton if p)) + PER_MESSAGE
+        message = count(text) + PER_MESSAGE
+        offered = self._offer(text, native, room, instructions + message + reserve)
+        tools = count(self._tools_text(offered, native)) if offered else 0
+        left = room - instructions - tools - message - reserve
+        priors = self._priors_text(min(left, int(room * PRIORS_SHARE)), left)
+
+        parts = [load_prompt("system", priors=priors), guidance]
+        if self.tools and not native:
+            parts.append(react_instructions(offered, self._others(offered)))
+        system = "\n\n".join(p for p in parts if p)
         current = HumanMessage(text)
-        fixed = messages_tokens([SystemMessage(system), current])
-        if native and self.tools:
-            fixed += estimate_tokens(json.dumps([t.name for t in self.tools])) + 120 * len(
-                self.tools
-            )
+        state.current = current
+        state.offered = offered if native else []
+        system_tokens = count(system) + PER_MESSAGE + (tools if native else 0)
+        fixed = (llm.context_tokens - llm.max_new_tokens - room) + system_tokens + message + reserve
         summariser = None
         if summarise and self.config.summarise_with_llm:
             summariser = lambda previous, turns: self._summarise(previous, turns, state)  # noqa: E731
         window = self.memory.window(earlier, fixed, summariser)
+        history = count.messages(window.messages)
         if window.summary:
-            system += "\n\nEarlier in this conversation (a summary):\n" + window.summary
+            summary = fit_text(window.summary, int(self.config.summary_words * 1.6) + 16, count)
+            system += "\n\nEarlier in this conversation (a summary):\n" + summary
+            history += count(summary) + 8
+        budget.parts = {
+            "instructions": instructions,
+            "tools": tools,
+            "priors": count(priors),
+            "history": history,
+            "message": message,
+        }
+        if window.folded:
+            budget.parts["history_folded"] = window.folded
         return [SystemMessage(system), *window.messages, current]
+
+    def _offer(self, text: str, native: bool, room: int, fixed: int) -> list[ToolSpec]:
+        """The tools this turn's message needs, the optional ones dropped (last first) while
+        they take more than their share of the budget."""
+        if not self.tools:
+            return []
+        chosen = select_tools(text, self.specs)
+        cap = min(int(room * TOOLS_SHARE), room - fixed)
+        while self.counter(self._tools_text(chosen, native)) > cap:
+            optional = [s for s in chosen if s.name not in ALWAYS]
+            if not optional:
+                break
+            chosen.remove(optional[-1])
+        return chosen
+
+    def _others(self, offered: Sequence[ToolSpec]) -> list[str]:
+        names = {s.name for s in offered}
+        return [s.name for s in self.specs if s.name not in names]
+
+    def _tools_text(self, offered: Sequence[ToolSpec], native: bool) -> str:
+        if native:
+            return json.dumps([spec.openai() for spec in offered])
+        return (
+            describe_tools(offered) + "\nAlso callable by name: " + ", ".join(self._others(offered))
+        )
+
+    def _priors_text(self, share: int, left: int) -> str:
+        """The full description within `share`, else the compact summary, cut to `left`."""
+        current = self.session.current
+        full = self.describe_priors(current)
+        if self.counter(full) <= share:
+            return full
+        return fit_text(compact_priors(current), max(0, left), self.counter)
+
+    def _fit(self, messages: list[BaseMessage], native: bool, state: _Turn) -> int | None:
+        """Shrink the request until it fits (`agent.budget.fit_request`); its size."""
+        assert self.backend is not None
+        if state.budget is None or state.current is None:
+            return None
+        render = None if native else self.backend.request_text
+        tools = state.offered if native else []
+        return fit_request(
+            messages,
+            state.current,
+            lambda sent: self.counter(request_text(sent, tools, render)),
+            state.budget,
+        )
 
     def _summarise(self, previous: str, turns: Sequence[Turn], state: _Turn) -> str:
         """The running summary, written by the LLM (one attempt, no retries: on failure the
-        memory summarises extractively)."""
+        memory summarises extractively). Its request fits the budget too."""
         assert self.backend is not None
         lines = "\n".join(
             f"{'User' if t.role == 'user' else 'Assistant'}: {' '.join(t.text.split())}"
             for t in turns
         )
-        prompt = load_prompt(
-            "summary",
-            words=str(self.config.summary_words),
-            previous=previous or "(nothing yet)",
-            turns=fit_text(lines, self.backend.config.context_tokens // 2),
-        )
+        values = {"words": str(self.config.summary_words), "previous": previous or "(nothing yet)"}
+        room = state.budget.tokens if state.budget is not None else 0
+        room -= self.counter(load_prompt("summary", turns="", **values)) + 4 * PER_MESSAGE
+        prompt = load_prompt("summary", turns=fit_text(lines, max(0, room), self.counter), **values)
         started = self.clock()
         try:
             state.llm_calls += 1
-            reply = self.backend.complete([HumanMessage(prompt)], stop=("\nUser:",))
+            with within(self._left(state), limit=self.config.turn_timeout_s):
+                reply = self.backend.complete([HumanMessage(prompt)], stop=("\nUser:",))
         except LLMError:
             return extractive_summary(previous, turns, self.config.summary_words)
         finally:

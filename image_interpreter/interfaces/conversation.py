@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import io
 import logging
+import re
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Iterator
@@ -45,14 +46,18 @@ from PIL import Image
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from image_interpreter.agent.interpreter.people import no_people_reason
 from image_interpreter.agent.llm import LLMConfig, llm_config, make_backend
 from image_interpreter.agent.loop import Agent, AgentConfig, TurnResult
+from image_interpreter.demo import PHOTO_NAME as DEMO_PHOTO
+from image_interpreter.demo import POSE_NAME as DEMO_POSE
+from image_interpreter.demo import demo_photo, demo_pose
 from image_interpreter.errors import ImageInterpreterError, SessionError
 from image_interpreter.generate.queue import GPUQueue, current_job, shared_queue
 from image_interpreter.images import encode_png, load_image
 from image_interpreter.images.thumbnails import png_thumbnail
 from image_interpreter.priors.openpose import import_openpose
-from image_interpreter.priors.render.preview import preview_images
+from image_interpreter.priors.render.preview import labelled, preview_images, prior_label
 from image_interpreter.priors.schema import (
     GenerationSettings,
     ImageRef,
@@ -64,6 +69,8 @@ from image_interpreter.rank.scoring import PART_NAMES
 from image_interpreter.session import Session, SessionImage, SessionStore
 from image_interpreter.settings import Settings, get_settings
 from image_interpreter.tools import Services, Toolbox, describe_kinds, describe_priors, make_tools
+from image_interpreter.tools.candidates import number as candidate_number
+from image_interpreter.tools.candidates import ranked, score_words
 
 log = logging.getLogger(__name__)
 
@@ -71,6 +78,7 @@ Backend = Literal["interpreter", "tgi", "openai"]
 BACKENDS: tuple[Backend, ...] = ("interpreter", "tgi", "openai")
 Action = Literal["toggle", "undo", "redo", "pick", "upscale", "more_like"]
 ACTIONS: tuple[Action, ...] = ("toggle", "undo", "redo", "pick", "upscale", "more_like")
+DEMO_WORDS = re.compile(r"(?:(?:try|start|load|open|show me)\s+)?(?:the\s+)?demo(?:\s+photo)?[.!]?")
 KIND_ORDER = ("people", "depth", "segmentation", "edges", "objects", "caption", "palette")
 
 
@@ -133,7 +141,8 @@ Progress = Callable[[str, float | None, ProgressEvent], None]
 
 @dataclass(frozen=True)
 class CandidateView:
-    """One candidate to show: its handles (generation id, index), place (1 = best), scores."""
+    """One candidate to show: its generation id, stored index (from 0) and number (from 1),
+    place (1 = best) and scores."""
 
     generation: int
     index: int
@@ -143,6 +152,8 @@ class CandidateView:
     parts: dict[str, float]
     label: str
     png: bytes
+    number: int = 0  # its number in the generation, from 1: what "pick 2" and the buttons say
+    explained: str = ""  # the score in words: "score 0.61 (clip 0.31; pose: no pose to compare)"
 
 
 @dataclass
@@ -450,15 +461,48 @@ class Conversations:
             conv.session.add_turn("assistant", text, tool_calls=[{"name": "import_pose"}])
             return self._reply(conv, before, text)
 
+    def demo(self, session: Session | str, progress: Progress | None = None) -> Reply:
+        """The bundled demo: its photo added (as any photo) and its person imported over it,
+        so there is someone to edit even where the pose model finds nobody (`tiny`)."""
+        conv = self._conversation(session)
+        with conv.lock:
+            before = _Snapshot.of(conv.session)
+            photo = self.add_photo(conv.session, demo_photo(), DEMO_PHOTO, progress)
+            if photo.error is not None:
+                return photo
+            pose = self.import_pose(conv.session, demo_pose(), DEMO_POSE)
+            text = "\n".join(
+                [
+                    "The demo: NASA's public-domain portrait of astronaut Eileen Collins, with"
+                    " her pose drawn by hand.",
+                    photo.text,
+                    pose.text,
+                    "Try “raise the left arm”, “what do you see?”, then “generate 2”.",
+                ]
+            )
+            reply = self._reply(conv, before, text)
+            reply.image = photo.image
+            reply.error = pose.error
+            return reply
+
     # --- messages ------------------------------------------------------------------------------
 
     def say(self, session: Session | str, text: str, progress: Progress | None = None) -> Reply:
-        """One user message through the agent (interpreter fast path or the LLM with tools)."""
+        """One user message through the agent (interpreter fast path or the LLM with tools);
+        "try the demo" loads the demo in every front end."""
+        if DEMO_WORDS.fullmatch(text.strip().lower()):
+            return self.demo(session, progress)
         conv = self._conversation(session)
         with conv.lock, self._reporting(conv, progress):
             before = _Snapshot.of(conv.session)
             result = conv.agent.turn(text)
-            return self._reply(conv, before, result.reply, result)
+            reply = self._reply(conv, before, result.reply, result)
+            if _asked_to_show(result):  # "what do you see?": every prior's picture and the table
+                shown = self.overview(conv.session)
+                drawn = {label for label, _ in reply.pictures}
+                reply.pictures = [p for p in shown.pictures if p[0] not in drawn] + reply.pictures
+                reply.changed = shown.changed
+            return reply
 
     def act(
         self,
@@ -471,8 +515,9 @@ class Conversations:
         progress: Progress | None = None,
     ) -> Reply:
         """A button: toggle a prior (`kind`), undo, redo, or, for a candidate (`generation`,
-        `candidate`), pick it, upscale it, or make more like it (img2img from it under the same
-        priors). Runs the same tools the agent uses, recorded as a turn."""
+        `candidate`, its number from 1), pick it, upscale it, or make more like it (picked, then
+        img2img from it under the same priors). Runs the same tools the agent uses, and is
+        recorded as the words that do the same ("pick 2")."""
         conv = self._conversation(session)
         if action not in ACTIONS:
             raise ValueError(f"Unknown action {action!r}; one of {', '.join(ACTIONS)}.")
@@ -492,10 +537,12 @@ class Conversations:
                     raise ValueError(f"{action} needs a generation and a candidate.")
                 pair = {"generation": generation, "candidate": candidate}
                 said = {
-                    "pick": f"pick candidate {candidate} of generation {generation}",
-                    "upscale": f"upscale candidate {candidate} of generation {generation}",
-                    "more_like": f"more like candidate {candidate} of generation {generation}",
+                    "pick": f"pick {candidate}",
+                    "upscale": f"upscale {candidate}",
+                    "more_like": f"more like {candidate}",
                 }[action]
+                if generation != _latest_generation(conv.session):
+                    said += f" of generation {generation}"
                 if action == "pick":
                     steps = [("choose_candidate", pair)]
                 elif action == "upscale":
@@ -505,11 +552,6 @@ class Conversations:
             conv.session.add_turn("user", said)
             outputs, records = [], []
             for name, args in steps:
-                if name == "generate" and action == "more_like":
-                    moved = self._use_candidate(conv, generation, candidate)
-                    if moved is not None:
-                        outputs.append(moved)
-                        break
                 output = self._call(conv, name, args)
                 records.append({"name": name, "args": args, "source": "button"})
                 outputs.append(output)
@@ -722,25 +764,6 @@ class Conversations:
             return f"Error: {error}"
         return str(getattr(output, "content", output))
 
-    def _use_candidate(self, conv: _Conversation, generation: int, candidate: int) -> str | None:
-        """Make the chosen candidate the current version's source (same priors), so img2img
-        draws from it. Returns an error text, or None when done."""
-        s = conv.session
-        current = s.current
-        record = next((g for g in s.generations() if g.id == generation), None)
-        if current is None or record is None or not 0 <= candidate < len(record.candidates):
-            return f"Error: there is no candidate {candidate} of generation {generation}."
-        sha = record.candidates[candidate].sha256
-        image = next((i for i in s.images() if i.ref.sha256 == sha), None)
-        if image is None:
-            return f"Error: candidate {candidate} of generation {generation} was not kept."
-        s.commit(
-            current.model_copy(update={"source": image.ref}),
-            edit={"actions": [{"op": "use_image", "image": image.handle}], "tool": "more_like"},
-            summary=f"drew from {image.handle} (candidate {candidate} of generation {generation})",
-        )
-        return None
-
     def _first_version(
         self, conv: _Conversation, image: SessionImage, previous: PriorSet | None
     ) -> str:
@@ -770,14 +793,22 @@ class Conversations:
         pixels = load_image(s.read_artifact(image.ref.sha256), self.store.limits)
         service = self.services.extractor(self.store)
         priors, done, problems = first, [], []
-        for kind in kinds:
+        for number, kind in enumerate(kinds, 1):
+
+            def step(what: str, part: float, kind: str = kind, number: int = number) -> None:
+                # "depth 2/3: running ...", and a fraction of the whole job, not of this kind
+                conv.report(
+                    f"{kind} {number}/{len(kinds)}: {what}", (number - 1 + part) / len(kinds)
+                )
+
             try:
                 priors = conv.box.on_device(
-                    lambda kind=kind, priors=priors: service.extract_into(
-                        priors, pixels, [kind], put_artifact=s.put_artifact, progress=conv.report
+                    lambda kind=kind, priors=priors, step=step: service.extract_into(
+                        priors, pixels, [kind], put_artifact=s.put_artifact, progress=step
                     )
                 )
                 done.append(kind)
+                conv.report(f"{kind} {number}/{len(kinds)} done", number / len(kinds))
             except ImageInterpreterError as error:
                 problems.append(f"{kind}: {error}")
             except Exception as error:  # e.g. out of GPU memory: the photo stays, the turn ends
@@ -797,7 +828,7 @@ class Conversations:
             lines.extend(describe_kinds(stored, present))
             people = stored.people.people if stored.people is not None else []
             if stored.people is not None and not people:
-                lines.append("No person was found; upload an OpenPose JSON file to pose someone.")
+                lines.append("Nobody to pose yet: " + no_people_reason(stored))
         if problems:
             lines.append("Not extracted: " + "; ".join(problems))
         text = "\n".join(lines)
@@ -886,13 +917,10 @@ class Conversations:
             picture = drawn.get(kind)
             if picture is None:
                 continue
-            label = f"v{priors.version} {kind}"
             if kind == "people":
-                picture = _over(photo, picture)
-                label += " (skeleton over the photo)"
-            if not getattr(priors, kind).enabled:
-                label += " (off)"
-            pictures.append((label, encode_png(picture.convert("RGB"))))
+                picture = _over(photo, picture)  # the skeleton over the photo
+            label = prior_label(kind, priors.version, getattr(priors, kind).enabled)
+            pictures.append((label, encode_png(labelled(picture, label))))
         return pictures
 
 
@@ -918,6 +946,17 @@ class _Snapshot:
         )
 
 
+def _latest_generation(session: Session) -> int | None:
+    records = session.generations()
+    return records[-1].id if records else None
+
+
+def _asked_to_show(result: TurnResult) -> bool:
+    found = result.interpretation
+    executed = result.outcome is not None and result.outcome.executed
+    return executed and found is not None and any(a.op == "show_priors" for a in found.actions)
+
+
 def _changed_kinds(before: PriorSet | None, after: PriorSet) -> list[str]:
     """Prior kinds whose content differs (all of them when the photo changed)."""
     same_source = before is not None and before.source.sha256 == after.source.sha256
@@ -933,22 +972,25 @@ def _changed_kinds(before: PriorSet | None, after: PriorSet) -> list[str]:
 
 
 def _candidate_views(session: Session, record: Any, size: int) -> list[CandidateView]:
-    order = sorted(
-        range(len(record.candidates)),
-        key=lambda i: -record.candidates[i].scores.get("total", 0.0),
-    )
+    """A generation's candidates best first, labelled with their number (from 1, as in "pick
+    2" and the buttons) and their score in words."""
+    try:
+        priors = session.version(record.version)
+    except ImageInterpreterError:
+        priors = None
+    order = ranked(record)
     views = []
     for place, index in enumerate(order, 1):
         c = record.candidates[index]
         total = c.scores.get("total")
         parts = {k: v for k, v in c.scores.items() if k in PART_NAMES}
-        label = f"generation {record.id} · candidate {index}"
+        label = f"candidate {candidate_number(index)} · generation {record.id}"
         if total is not None:
-            label += f" · score {total:.2f}"
-            if parts:
-                label += " (" + ", ".join(f"{k} {v:.2f}" for k, v in parts.items()) + ")"
+            label += f" · {score_words(c.scores, priors)}"
+            if place == 1 and len(order) > 1:
+                label += " · best"
         if record.chosen == index:
-            label += " · chosen"
+            label += " · picked"
         views.append(
             CandidateView(
                 generation=record.id,
@@ -959,6 +1001,8 @@ def _candidate_views(session: Session, record: Any, size: int) -> list[Candidate
                 parts=parts,
                 label=label,
                 png=png_thumbnail(session.read_artifact(c.sha256), size),
+                number=candidate_number(index),
+                explained=score_words(c.scores, priors),
             )
         )
     return views

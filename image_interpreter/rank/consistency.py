@@ -74,12 +74,17 @@ def extractor_for(kind: PriorKind, prior: Prior) -> tuple[str, dict[str, Any]] |
 
 
 def checkable(target: PriorSet, kinds: Iterable[PriorKind] | None = None) -> list[PriorKind]:
-    """The target's enabled kinds that can be extracted again (optionally only `kinds`)."""
+    """The target's enabled kinds that can be extracted again (optionally only `kinds`). A
+    people prior with nobody in it is not checkable: there is no pose to compare, and a perfect
+    score for matching nobody would mislead."""
     wanted = set(PARTS if kinds is None else kinds)
     return [
         kind
         for kind, prior in target.enabled().items()
-        if kind in PARTS and kind in wanted and extractor_for(kind, prior) is not None
+        if kind in PARTS
+        and kind in wanted
+        and not (isinstance(prior, PeoplePrior) and not prior.people)
+        and extractor_for(kind, prior) is not None
     ]
 
 

@@ -16,15 +16,15 @@ from image_interpreter.errors import ImageInterpreterError
 from image_interpreter.generate.request import GenerationRequest, Mode, Seed
 from image_interpreter.generate.store import recipe_from_record, store_candidates
 from image_interpreter.images import encode_png
-from image_interpreter.priors.schema import PriorKind
+from image_interpreter.priors.schema import PriorKind, PriorSet
 from image_interpreter.rank import rank, record_pick
 from image_interpreter.rank.ranking import Candidate as Ranked
-from image_interpreter.rank.scoring import PART_NAMES
 from image_interpreter.session import GenerationRecord
 from image_interpreter.tools.base import Args, ToolError, make_tool
+from image_interpreter.tools.candidates import pick_hint, ranked_lines
 from image_interpreter.tools.context import Toolbox
 from image_interpreter.tools.handles import (
-    CandidateIndex,
+    CandidateNumber,
     GenerationId,
     ImageHandle,
     VersionNumber,
@@ -50,13 +50,13 @@ class GenerateArgs(Args):
 
 class ChooseArgs(Args):
     generation: GenerationId
-    candidate: CandidateIndex
+    candidate: CandidateNumber
 
 
 class UpscaleArgs(Args):
     image: ImageHandle | None = Field(None, description="An image handle, e.g. 'img2'.")
     generation: GenerationId | None = Field(None, description="Or a candidate: its generation.")
-    candidate: CandidateIndex | None = Field(None, description="And its index.")
+    candidate: CandidateNumber | None = Field(None, description="And its number, from 1.")
     model: Literal["esrgan", "sd_x4"] = Field(
         "esrgan", description="esrgan: fast and faithful; sd_x4: diffusion, adds detail."
     )
@@ -75,7 +75,7 @@ class End(Args):
     """One end of an interpolation: a candidate (generation and candidate) or a version."""
 
     generation: GenerationId | None = None
-    candidate: CandidateIndex | None = None
+    candidate: CandidateNumber | None = None
     version: VersionNumber | None = None
 
     @model_validator(mode="after")
@@ -139,20 +139,34 @@ def tools(box: Toolbox) -> list[BaseTool]:
         if problem:
             notes.append(problem)
         record = store_candidates(session, priors.version, drawn, scores)
-        return _generation_text(record, notes)
+        return _generation_text(record, notes, priors)
 
     def choose_candidate(generation: int, candidate: int) -> str:
+        """The pick is recorded, the picture becomes an image of the session and the source
+        of a new version (same priors), so 'undo' undoes the pick."""
         _, index = _candidate(generation, candidate)
         pick = record_pick(session, generation, index)
         chosen = pick.generation.candidates[index]
         image = image_for_artifact(
-            box, chosen.sha256, f"generation {generation} candidate {index}.png"
+            box, chosen.sha256, f"generation {generation} candidate {candidate}.png"
         )
         score = f" (score {pick.chosen.total:.2f})" if chosen.scores else ""
+        said = f"candidate {candidate} of generation {generation}"
+        current = session.current
+        version = ""
+        if current is not None and current.source.sha256 != chosen.sha256:
+            stored = session.commit(
+                current.model_copy(update={"source": image.ref}),
+                edit={
+                    "actions": [{"op": "pick", "generation": generation, "candidate": candidate}],
+                    "tool": "choose_candidate",
+                },
+                summary=f"picked {said}",
+            )
+            version = f" Version {stored.version} draws from it; “undo” takes the pick back."
         return (
-            f"Chose candidate {index} of generation {generation}{score}. It is image"
-            f" {image.handle} now: extract_priors(image='{image.handle}') reads it,"
-            f" upscale(image='{image.handle}') enlarges it."
+            f"Picked {said}{score}: it is image {image.handle} of this session"
+            f" now.{version} “upscale {candidate}” enlarges it."
         )
 
     def upscale(
@@ -166,7 +180,7 @@ def tools(box: Toolbox) -> list[BaseTool]:
             source = image_for_artifact(
                 box,
                 record.candidates[index].sha256,
-                f"generation {generation} candidate {index}.png",
+                f"generation {generation} candidate {candidate}.png",
             )
         elif image is not None:
             source = session_image(box, image)
@@ -177,10 +191,11 @@ def tools(box: Toolbox) -> list[BaseTool]:
         prompt = current.caption.text if current is not None and current.caption else ""
         upscaler = box.services.upscaling()
         big = box.on_device(lambda: upscaler.upscale(pixels, model=model, prompt=prompt))
-        added = session.add_image(encode_png(big), name=f"{source.handle} upscaled ({model})")
+        what = source.ref.name or "the picture"
+        added = session.add_image(encode_png(big), name=f"{what}, upscaled ({model})")
         return (
-            f"Upscaled {source.handle} ({pixels.width}×{pixels.height}) with {model}: image"
-            f" {added.handle} ({big.width}×{big.height})."
+            f"Upscaled image {source.handle} ({what}, {pixels.width}×{pixels.height}) with"
+            f" {model}: the result is image {added.handle} ({big.width}×{big.height})."
         )
 
     def interpolate(start: End, end: End, frames: int = 8, hold: list[str] | None = None) -> str:
@@ -205,8 +220,8 @@ def tools(box: Toolbox) -> list[BaseTool]:
         held = f", holding {', '.join(result.hold)}" if result.hold else ""
         return (
             f"Interpolated from {first_said} to {last_said}: {len(result.frames)} frames"
-            f" ({w}×{h}{held}) stored as generation {record.id}, candidates 0 to"
-            f" {len(record.candidates) - 1} in order. choose_candidate keeps one as an image."
+            f" ({w}×{h}{held}) stored as generation {record.id}, candidates 1 to"
+            f" {len(record.candidates)} in order. “pick N” keeps one as an image."
         )
 
     # --- helpers over this session ---------------------------------------------------------
@@ -219,7 +234,9 @@ def tools(box: Toolbox) -> list[BaseTool]:
             if record.chosen is not None:
                 chosen = record.candidates[record.chosen]
                 return image_for_artifact(
-                    box, chosen.sha256, f"generation {record.id} candidate {record.chosen}.png"
+                    box,
+                    chosen.sha256,
+                    f"generation {record.id} candidate {record.chosen + 1}.png",
                 )
         raise ToolError(
             "Say which picture: an image handle ('img2') or a generation and candidate. No"
@@ -236,7 +253,7 @@ def tools(box: Toolbox) -> list[BaseTool]:
         record, index = _candidate(end.generation, end.candidate)
         recipe = recipe_from_record(record, index)
         priors = session.version(record.version)
-        said = f"candidate {index} of generation {record.id}"
+        said = f"candidate {index + 1} of generation {record.id}"
         return Endpoint.from_recipe(recipe, priors), record.version, said
 
     return [
@@ -247,7 +264,9 @@ def tools(box: Toolbox) -> list[BaseTool]:
     ]
 
 
-def _generation_text(record: GenerationRecord, notes: list[str]) -> str:
+def _generation_text(
+    record: GenerationRecord, notes: list[str], priors: PriorSet | None = None
+) -> str:
     recipe = record.recipe
     size = f"{recipe.get('width', '?')}×{recipe.get('height', '?')}"
     steps = recipe.get("steps", "?")
@@ -256,19 +275,9 @@ def _generation_text(record: GenerationRecord, notes: list[str]) -> str:
         f"Generation {record.id} from version {record.version}: {count}"
         f" {'candidate' if count == 1 else 'candidates'} ({size}, {steps} steps)"
     )
-    order = sorted(range(count), key=lambda i: -record.candidates[i].scores.get("total", 0.0))
-    lines = []
-    for place, i in enumerate(order, 1):
-        c = record.candidates[i]
-        parts = [f"{k} {v:.2f}" for k, v in c.scores.items() if k in PART_NAMES]
-        score = (
-            f" score {c.scores['total']:.2f}" + (f" ({', '.join(parts)})" if parts else "")
-            if "total" in c.scores
-            else ""
-        )
-        lines.append(f"  {place}. candidate {i}, seed {c.seed}{score}")
     ranked = ", best first" if any("total" in c.scores for c in record.candidates) else ""
+    lines = [f"  {line}" for line in ranked_lines(record, priors)]
     text = head + ranked + ":\n" + "\n".join(lines)
     if notes:
         text += "\nNote: " + "; ".join(notes) + "."
-    return text + f"\nchoose_candidate(generation={record.id}, candidate=N) keeps one."
+    return text + "\n" + pick_hint(record)

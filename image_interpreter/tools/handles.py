@@ -26,9 +26,15 @@ VersionNumber = Annotated[int, Field(ge=1, description="A version number from `h
 GenerationId = Annotated[
     int, Field(ge=1, description="A generation id, as `generate` reported it.")
 ]
-CandidateIndex = Annotated[
-    int, Field(ge=0, description="A candidate's index in its generation, from 0.")
+CandidateNumber = Annotated[
+    int,
+    Field(
+        ge=1,
+        le=64,
+        description="A candidate's number in its generation, from 1 (as generate lists them).",
+    ),
 ]
+CandidateIndex = CandidateNumber  # the old name; candidates are numbered from 1 everywhere
 
 
 def current_priors(box: Toolbox) -> PriorSet:
@@ -73,15 +79,14 @@ def generation(box: Toolbox, generation_id: int) -> GenerationRecord:
     )
 
 
-def candidate(box: Toolbox, generation_id: int, index: int) -> tuple[GenerationRecord, int]:
+def candidate(box: Toolbox, generation_id: int, number: int) -> tuple[GenerationRecord, int]:
+    """The generation and the stored index (from 0) of candidate `number` (from 1)."""
     record = generation(box, generation_id)
     count = len(record.candidates)
-    if not 0 <= index < count:
-        raise ToolError(
-            f"Generation {generation_id} has candidates 0 to {count - 1}; there is no candidate"
-            f" {index}."
-        )
-    return record, index
+    if not 1 <= number <= count:
+        have = "candidate 1" if count == 1 else f"candidates 1 to {count}"
+        raise ToolError(f"Generation {generation_id} has {have}; there is no candidate {number}.")
+    return record, number - 1
 
 
 def image_for_artifact(box: Toolbox, sha256: str, name: str) -> SessionImage:

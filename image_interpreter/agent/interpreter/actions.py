@@ -72,6 +72,21 @@ class Generate(ActionBase):
         return f"asked to generate {many}"
 
 
+class UseCandidate(ActionBase):
+    """Pick a candidate (keep it as an image and draw from it) or upscale it. Candidates are
+    numbered from 1 in their generation; `generation` None = the latest one."""
+
+    op: Literal["use_candidate"] = "use_candidate"
+    verb: Literal["pick", "upscale"] = "pick"
+    candidate: int = Field(ge=1, le=64)
+    generation: int | None = Field(None, ge=1)
+
+    def summary(self) -> str:
+        which = f" of generation {self.generation}" if self.generation else ""
+        done = "picked" if self.verb == "pick" else "upscaled"
+        return f"{done} candidate {self.candidate}{which}"
+
+
 class ShowPriors(ActionBase):
     """Say what the current priors hold."""
 
@@ -90,7 +105,15 @@ class Help(ActionBase):
         return "listed what I can do"
 
 
-OTHER_ACTIONS: tuple[type[ActionBase], ...] = (Undo, Redo, GoToVersion, Generate, ShowPriors, Help)
+OTHER_ACTIONS: tuple[type[ActionBase], ...] = (
+    Undo,
+    Redo,
+    GoToVersion,
+    Generate,
+    UseCandidate,
+    ShowPriors,
+    Help,
+)
 HISTORY_ACTIONS: tuple[type[ActionBase], ...] = (Undo, Redo, GoToVersion)
 
 _EDITS: tuple[type[EditBase], ...] = get_args(get_args(Edit)[0])

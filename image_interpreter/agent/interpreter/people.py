@@ -164,6 +164,31 @@ def extract(clause: str) -> tuple[str, PersonRef | None]:
 # --- the scene --------------------------------------------------------------------------------
 
 
+IMPORT_POSE_HINT = (
+    "To pose someone, upload an OpenPose .json file (any OpenPose editor makes one), or say"
+    " “try the demo” for a photo with a person ready to edit."
+)
+
+
+def no_people_reason(priors: PriorSet) -> str:
+    """Why `priors` hold nobody (the pose extractor was not run, found nobody, or an imported
+    file was empty), and how to bring a person in."""
+    prior = priors.people
+    if prior is None:
+        why = (
+            "no pose was extracted from this picture (the pose extractor was not run on it, or"
+            " it failed: the reply to the photo says which)."
+        )
+    elif prior.provenance is not None and prior.provenance.extractor == "import":
+        why = "the imported OpenPose file has nobody in it."
+    else:
+        name = prior.provenance.extractor if prior.provenance is not None else "pose"
+        model = prior.provenance.model_id if prior.provenance is not None else None
+        by = f"{name} ({model})" if model else name
+        why = f"the pose extractor, {by}, found nobody in this picture."
+    return f"{why} {IMPORT_POSE_HINT}"
+
+
 def _centre_x(person: Person) -> float | None:
     if person.box is not None:
         return (person.box.x0 + person.box.x1) / 2
@@ -203,13 +228,19 @@ class Scene:
     labels: list[str | None] = field(default_factory=list)
     xs: list[float | None] = field(default_factory=list)
     known: bool = False  # False: no priors, so references cannot be checked
+    nobody_because: str = ""  # why there are no people, when there are none
 
     @classmethod
     def of(cls, priors: PriorSet | None) -> Scene:
         if priors is None:
             return cls()
         people = priors.people.people if priors.people is not None else []
-        return cls([p.label for p in people], [_centre_x(p) for p in people], known=True)
+        return cls(
+            [p.label for p in people],
+            [_centre_x(p) for p in people],
+            known=True,
+            nobody_because="" if people else no_people_reason(priors),
+        )
 
     @property
     def count(self) -> int:
@@ -234,7 +265,7 @@ class Scene:
             return Resolved(
                 [1],
                 0.3,
-                problem="There are no people in this picture, so there is nobody to edit.",
+                problem="There is nobody to edit: " + self.nobody_because,
             )
         everyone = list(range(1, self.count + 1))
         if ref is None:

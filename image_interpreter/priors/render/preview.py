@@ -10,7 +10,7 @@ from __future__ import annotations
 import io
 
 import numpy as np
-from PIL import Image, ImageDraw
+from PIL import Image, ImageDraw, ImageFont
 
 from image_interpreter.priors.render.registry import ReadArtifact, control_kinds, render_prior
 from image_interpreter.priors.schema import CaptionPrior, ObjectsPrior, PalettePrior, PriorSet
@@ -34,6 +34,26 @@ def preview_images(
         elif isinstance(prior, PalettePrior):
             pictures[kind] = _palette(prior, size)
     return pictures
+
+
+def prior_label(kind: str, version: int, enabled: bool) -> str:
+    """The name a prior picture carries wherever it is shown: 'depth · v4 · off'."""
+    return f"{kind} · v{version} · {'on' if enabled else 'off'}"
+
+
+def labelled(picture: Image.Image, label: str) -> Image.Image:
+    """`picture` with `label` written in a band above it, so a picture saved, forwarded or
+    seen out of its message still says what it is. Switched-off priors get a grey band."""
+    picture = picture.convert("RGB")
+    size = max(11, min(24, picture.width // 18))
+    font = ImageFont.load_default(size=size)
+    band = size + 8
+    canvas = Image.new("RGB", (picture.width, picture.height + band), (24, 24, 24))
+    canvas.paste(picture, (0, band))
+    off = label.endswith("· off")
+    colour = (150, 150, 150) if off else (255, 255, 255)
+    ImageDraw.Draw(canvas).text((6, 4), label, fill=colour, font=font)
+    return canvas
 
 
 def _pixels(box, size: tuple[int, int]) -> tuple[int, int, int, int]:

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from image_interpreter.agent.interpreter.actions import Generate, Help, ShowPriors
+from image_interpreter.agent.interpreter.actions import Generate, Help, ShowPriors, UseCandidate
 from image_interpreter.agent.interpreter.context import Context
 from image_interpreter.agent.interpreter.rules.base import Match, first, rule
-from image_interpreter.agent.interpreter.words import INT, integer
+from image_interpreter.agent.interpreter.words import INT, ORDINAL, integer, ordinal
 
 _THINGS = (
     r"(?:(?:new|more|different|fresh|other|alternative|possible)\s+)*(?:variations?|versions?"
@@ -35,6 +35,35 @@ def generate(m: Match, ctx: Context) -> list[Any]:
         ctx.problem(f"I can generate 1 to 16 candidates at a time, not {count}.")
         count = 16 if count > 16 else 1
     return [Generate(count=count)]
+
+
+_CANDIDATE = (
+    rf"(?:(?:the\s+)?(?:candidate|number|option|#)\s*)?(?:#\s*)?(?P<n>{INT})"
+    rf"|(?:the\s+)?(?P<o>{ORDINAL})(?:\s+(?:candidate|one|image|picture|option))?"
+)
+_GENERATION = rf"(?:\s+(?:of|from|in)\s+(?:the\s+)?generation\s+(?P<g>{INT}))?"
+
+
+@rule(
+    "session.pick",
+    rf"(?P<verb>pick|choose|keep|take|select|i\s+(?:like|want|prefer)|go\s+with|use)\s+"
+    rf"(?:{_CANDIDATE}){_GENERATION}",
+    rf"(?P<verb2>upscale|enlarge|upsize)\s+(?:{_CANDIDATE}){_GENERATION}",
+)
+def use_candidate(m: Match, ctx: Context) -> list[Any] | None:
+    if m.group("n"):
+        number = integer(m.group("n"))
+    else:
+        found = ordinal(m.group("o"))
+        if found is None or found < 1:
+            return None
+        number = found
+    if not 1 <= number <= 64:
+        ctx.problem(f"Candidates are numbered from 1; there is no candidate {number}.")
+        return None
+    generation = integer(m.group("g")) if m.group("g") else None
+    verb = "upscale" if "verb2" in m.groupdict() else "pick"
+    return [UseCandidate(verb=verb, candidate=number, generation=generation)]
 
 
 @rule(
