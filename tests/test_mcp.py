@@ -125,7 +125,7 @@ async def scenario(client: ClientSession, *, lists_sessions: bool, generate: boo
     assert any(m.startswith("generating") for m in progress), progress
 
     shown = await client.call_tool(
-        "show_image", {"session_id": session_id, "generation": 1, "candidate": 0}
+        "show_image", {"session_id": session_id, "generation": 1, "candidate": 1}
     )
     assert not shown.isError and len(images(shown)) == 1
 

@@ -87,7 +87,7 @@ Then either talk to the editor (say: "raise the left arm", "drop the depth map",
 candidates") or call its tools directly (describe_priors, apply_edits, set_prior, generate,
 choose_candidate, upscale, undo, ...), passing the session's id as session_id every time.
 Images, versions and candidates are referred to by handles (image 'img2', version 3,
-generation 1 candidate 0), never by paths or URLs. Pictures come back as images."""
+generation 1 candidate 1), never by paths or URLs. Pictures come back as images."""
 
 SessionId = Annotated[
     str,
@@ -179,7 +179,7 @@ class ShowImageArgs(Args):
     session_id: SessionId
     image: ImageHandle | None = Field(None, description="An image handle, e.g. 'img2'.")
     generation: GenerationId | None = Field(None, description="Or a candidate: its generation.")
-    candidate: CandidateIndex | None = Field(None, description="And its index.")
+    candidate: CandidateIndex | None = Field(None, description="And its number, from 1.")
     max_side: int = Field(1024, ge=64, le=4096, description="Longest side of the picture sent.")
 
 
@@ -538,7 +538,7 @@ class EditorMCP:
         if args.generation is not None and args.candidate is not None:
             record, index = candidate(bound.box, args.generation, args.candidate)
             sha = record.candidates[index].sha256
-            label = f"generation {record.id} candidate {index}"
+            label = f"candidate {index + 1} of generation {record.id}"
         else:
             image = session_image(bound.box, args.image)
             sha = image.ref.sha256
