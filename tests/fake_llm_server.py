@@ -19,6 +19,7 @@ import json
 import socket
 import threading
 from collections import deque
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -28,8 +29,10 @@ from typing import Any
 class Reply:
     status: int = 200
     body: Any = None  # JSON-able, or str sent as is
-    events: list[Any] | None = None  # SSE: each a dict (sent as JSON) or a str (sent as is)
+    events: Iterable[Any] | None = None  # SSE: dicts (sent as JSON) or strs (sent as is);
+    # an endless iterator makes a stream that never ends
     delay: float = 0.0  # seconds before answering
+    trickle: float = 0.0  # seconds between single bytes of the body (headers come at once)
     gap: float = 0.0  # seconds between SSE events
     stall_after: int | None = None  # SSE: events sent before stalling for `stall` seconds
     stall: float = 0.0
@@ -138,8 +141,19 @@ class FakeLLMServer:
         handler.send_header("content-type", "application/json")
         handler.send_header("content-length", str(len(payload)))
         handler.end_headers()
-        handler.wfile.write(payload)
-        handler.wfile.flush()
+        self._write(handler, payload, reply.trickle)
+
+    def _write(self, handler: BaseHTTPRequestHandler, data: bytes, trickle: float) -> None:
+        """All at once, or one byte every `trickle` seconds."""
+        if not trickle:
+            handler.wfile.write(data)
+            handler.wfile.flush()
+            return
+        for byte in data:
+            if self._stop.wait(trickle):
+                return
+            handler.wfile.write(bytes([byte]))
+            handler.wfile.flush()
 
     def _stream(self, handler: BaseHTTPRequestHandler, reply: Reply) -> None:
         handler.send_response(reply.status)
@@ -152,8 +166,7 @@ class FakeLLMServer:
             if number == reply.stall_after and self._stop.wait(reply.stall):
                 return
             data = event if isinstance(event, str) else json.dumps(event)
-            handler.wfile.write(f"data: {data}\n\n".encode())
-            handler.wfile.flush()
+            self._write(handler, f"data: {data}\n\n".encode(), reply.trickle)
 
 
 def free_port() -> int:

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import builtins
 import re
+import sys
 
 import httpx
 
@@ -69,17 +70,17 @@ def classify(error: BaseException, *, with_tools: bool = False) -> LLMError:
     openai). `with_tools`: the request carried tools (so a 4xx may mean they are unsupported)."""
     if isinstance(error, LLMError):
         return error
-    try:  # openai's errors wrap httpx's; look at them first
-        import openai
-
+    # openai's errors wrap httpx's; look at them first. Only when openai is loaded: otherwise
+    # the error cannot be one of its own, and importing it takes seconds in a turn that may be
+    # out of time already.
+    openai = sys.modules.get("openai")
+    if openai is not None:
         if isinstance(error, openai.APITimeoutError):
             return LLMUnavailable(f"no answer within the timeout ({_short(str(error), 80)})")
         if isinstance(error, openai.APIConnectionError):
             return LLMUnavailable(_connection_reason(error.__cause__ or error))
         if isinstance(error, openai.APIStatusError):
             return from_status(error.status_code, _body(error.response), with_tools=with_tools)
-    except ImportError:  # pragma: no cover - openai comes with langchain-openai
-        pass
     try:
         from huggingface_hub.errors import (
             HfHubHTTPError,

@@ -27,6 +27,7 @@ from pydantic import SecretStr
 
 from image_interpreter.agent.llm.base import LLMBackend, LLMReply, OnToken, usage_of
 from image_interpreter.agent.llm.config import LLMConfig
+from image_interpreter.agent.llm.deadline import install_hooks
 from image_interpreter.agent.llm.errors import classify
 from image_interpreter.agent.llm.text import content_text
 from image_interpreter.agent.llm.tokens import estimate_tokens
@@ -39,7 +40,11 @@ class OpenAIBackend(LLMBackend):
 
     def __init__(self, config: LLMConfig, *, http_client: Any = None):
         super().__init__(config)
+        import openai
         from langchain_openai import ChatOpenAI
+
+        # our own client, so the turn's deadline can bound and cut its requests (`deadline`)
+        http_client = install_hooks(http_client or openai.DefaultHttpxClient())
 
         key = config.api_key or SecretStr(NO_KEY)
         self.model = ChatOpenAI(

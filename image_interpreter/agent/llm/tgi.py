@@ -16,7 +16,7 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
-from huggingface_hub import InferenceClient
+from huggingface_hub import InferenceClient, get_session
 from langchain_core.messages import AIMessage, BaseMessage, convert_to_openai_messages
 from langchain_core.tools import BaseTool
 
@@ -29,6 +29,7 @@ from image_interpreter.agent.llm.base import (
     usage_of,
 )
 from image_interpreter.agent.llm.config import LLMConfig, looks_like_openassistant
+from image_interpreter.agent.llm.deadline import install_hooks
 from image_interpreter.agent.llm.errors import classify
 from image_interpreter.agent.llm.formats import chat_format
 from image_interpreter.agent.llm.tokens import estimate_tokens
@@ -55,6 +56,9 @@ class TGIBackend(LLMBackend):
         # Without a key of its own, send no Authorization header at all: huggingface_hub would
         # otherwise send the machine's Hugging Face token to this server.
         headers: dict[str, Any] = {} if key else {"authorization": None}
+        # InferenceClient sends through huggingface_hub's shared httpx client; the hooks let the
+        # turn's deadline bound and cut our requests (they do nothing for anyone else's)
+        install_hooks(get_session())
         return InferenceClient(
             model=self.root, token=key, timeout=self.config.timeout_s, headers=headers
         )
