@@ -29,12 +29,12 @@ from image_interpreter.interfaces.chainlit_web import (
     WebConfig,
     check_password,
     ensure_auth_secret,
+    web_message,
 )
 from image_interpreter.interfaces.conversation import (
     BACKENDS,
     Conversations,
     Reply,
-    markdown_table,
 )
 from image_interpreter.settings import get_settings
 
@@ -56,7 +56,7 @@ WELCOME = (
     "Upload or paste a photo (PNG, JPEG or WebP, up to {mb:g} MB) to start. Then say what to"
     " change — “raise the left arm”, “drop the depth map”, “make him smile” — and"
     " “generate 2 candidates” when you are ready. An OpenPose `.json` file poses the people."
-    " New here? **Try the demo**: a photo with a person ready to pose."
+    " New here? **Try the demo** (the button below) for a photo with a person ready to pose."
 )
 
 
@@ -223,34 +223,12 @@ async def _replay_interpreter_steps(feed: StepFeed, reply: Reply) -> None:
 
 async def _show(reply: Reply, session_id: str) -> None:
     """The reply: its text, the priors table when they changed, pictures and buttons."""
-    parts = [reply.text.strip()]
-    actions: list[cl.Action] = []
-    if reply.changed:
-        rows = await cl.make_async(CONVERSATIONS.priors_table)(session_id)
-        parts.append(markdown_table(rows))
-        actions += [
-            cl.Action(
-                name="toggle",
-                payload={"kind": row.kind},
-                label=f"{'Turn off' if row.enabled else 'Turn on'} {row.kind}",
-            )
-            for row in rows
-        ]
-        actions.append(cl.Action(name="undo", payload={}, label="Undo"))
-    if reply.candidates:
-        lines = ["| candidate | place | score | parts |", "| --- | --- | --- | --- |"]
-        for c in reply.candidates:
-            score = "—" if c.score is None else f"{c.score:.2f}"
-            detail = ", ".join(f"{k} {v:.2f}" for k, v in c.parts.items()) or "—"
-            lines.append(f"| {c.generation}/{c.index} | {c.place} | {score} | {detail} |")
-        parts.append("\n".join(lines))
-        for c in reply.candidates[:MAX_BUTTONS]:
-            pair = {"generation": c.generation, "candidate": c.index}
-            actions += [
-                cl.Action(name="pick", payload=pair, label=f"Pick {c.index}"),
-                cl.Action(name="upscale", payload=pair, label=f"Upscale {c.index}"),
-                cl.Action(name="more_like", payload=pair, label=f"More like {c.index}"),
-            ]
+    rows = await cl.make_async(CONVERSATIONS.priors_table)(session_id) if reply.changed else []
+    shown = web_message(reply, rows, max_buttons=MAX_BUTTONS)
+    actions = [
+        cl.Action(name=b.name, payload=b.payload, label=b.label, tooltip=b.tooltip)
+        for b in shown.buttons
+    ]
     candidates = {c.label for c in reply.candidates}
     elements = [
         cl.Image(
@@ -261,8 +239,9 @@ async def _show(reply: Reply, session_id: str) -> None:
         )
         for label, png in reply.pictures
     ]
-    text = "\n\n".join(p for p in parts if p) or "Done."
-    await cl.Message(content=text, elements=elements, actions=actions, author=WEB.assistant).send()
+    await cl.Message(
+        content=shown.text, elements=elements, actions=actions, author=WEB.assistant
+    ).send()
 
 
 # --- buttons -----------------------------------------------------------------------------------
@@ -282,12 +261,13 @@ async def _act(action: cl.Action, **args: Any) -> None:
 
 
 def _candidate(payload: dict[str, Any]) -> dict[str, int] | None:
-    """A button's (client-sent) candidate payload, as two small integers, or None."""
+    """A button's (client-sent) candidate payload (generation id, candidate number from 1), as
+    two small integers, or None."""
     try:
         generation, candidate = int(payload["generation"]), int(payload["candidate"])
     except (KeyError, TypeError, ValueError):
         return None
-    if not (1 <= generation < 10**9 and 0 <= candidate < 64):
+    if not (1 <= generation < 10**9 and 1 <= candidate <= 64):
         return None
     return {"generation": generation, "candidate": candidate}
 

@@ -26,6 +26,7 @@ import secrets
 import sys
 import time
 import uuid
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal
@@ -39,7 +40,13 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from sqlalchemy import JSON, Column, MetaData, String, Table, delete, insert, select, update
 
 from image_interpreter.errors import SessionError
-from image_interpreter.interfaces.conversation import Conversations, ProgressEvent
+from image_interpreter.interfaces.conversation import (
+    Conversations,
+    PriorRow,
+    ProgressEvent,
+    Reply,
+    markdown_table,
+)
 from image_interpreter.session.common import now
 from image_interpreter.session.engine import reading, writing
 from image_interpreter.session.tables import UTCDateTime
@@ -416,6 +423,57 @@ class ThreadStore(BaseDataLayer):
 
     async def close(self) -> None:
         return None
+
+
+# --- a reply as a message -------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Button:
+    name: str
+    payload: dict[str, Any]
+    label: str
+    tooltip: str = ""
+
+
+@dataclass(frozen=True)
+class WebMessage:
+    text: str
+    buttons: list[Button]
+
+
+def web_message(reply: Reply, rows: list[PriorRow], *, max_buttons: int = 8) -> WebMessage:
+    """What the web chat shows for a reply (kept apart from Chainlit, so tests read it): the
+    text, the priors table when they changed, the candidates best first with their numbers and
+    scores in words, and the buttons, which say the same numbers as the table and "pick 2"."""
+    parts = [reply.text.strip()]
+    buttons: list[Button] = []
+    if reply.changed and rows:
+        parts.append(markdown_table(rows))
+        buttons += [
+            Button(
+                "toggle",
+                {"kind": row.kind},
+                f"{'Turn off' if row.enabled else 'Turn on'} {row.kind}",
+            )
+            for row in rows
+        ]
+    if reply.changed or reply.candidates:
+        buttons.append(Button("undo", {}, "Undo", "Take back the last change (or pick)"))
+    if reply.candidates:
+        lines = ["| candidate | generation | score |", "| --- | --- | --- |"]
+        for c in reply.candidates:
+            best = " (best)" if c.place == 1 and len(reply.candidates) > 1 and c.score else ""
+            lines.append(f"| {c.number}{best} | {c.generation} | {c.explained} |")
+        parts.append("\n".join(lines))
+        for c in reply.candidates[:max_buttons]:
+            pair = {"generation": c.generation, "candidate": c.number}
+            buttons += [
+                Button("pick", pair, f"Pick {c.number}", f"Keep candidate {c.number}"),
+                Button("upscale", pair, f"Upscale {c.number}", f"Enlarge candidate {c.number}"),
+                Button("more_like", pair, f"More like {c.number}", f"Img2img from {c.number}"),
+            ]
+    return WebMessage("\n\n".join(p for p in parts if p) or "Done.", buttons)
 
 
 # --- live steps --------------------------------------------------------------------------------
