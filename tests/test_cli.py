@@ -7,7 +7,6 @@ import sys
 from typer.testing import CliRunner
 
 from image_interpreter.cli import app
-from image_interpreter.cli.main import console
 from image_interpreter.priors.examples import example_priorset
 
 runner = CliRunner()
@@ -56,18 +55,17 @@ def test_invalid_priors_file_is_explained_in_one_message_without_traceback(tmp_p
 
 
 def test_models_lists_each_role_and_builds_the_tiny_ones(tmp_path, monkeypatch):
-    monkeypatch.setattr(console, "width", 200)
-    listed = runner.invoke(app, ["--profile", "sd15", "models"])
+    monkeypatch.setenv("IMAGE_INTERPRETER_OFFLINE", "1")
+    listed = runner.invoke(app, ["--profile", "sd15", "--data-dir", str(tmp_path), "models"])
     assert listed.exit_code == 0
     assert "stable-diffusion-v1-5/stable-diffusion-v1-5" in listed.output
-    assert "downloads on first use" in listed.output
+    assert "offline: will not download (offline mode is on)" in listed.output
     built = runner.invoke(
-        app, ["--profile", "tiny", "--data-dir", str(tmp_path), "models", "build-tiny"]
+        app, ["--profile", "tiny", "--data-dir", str(tmp_path), "models", "build-tiny", "sd.base"]
     )
     assert built.exit_code == 0, built.output
     (folder,) = (tmp_path / "tiny-models").glob("sd-base-*")
     assert (folder / "model_index.json").is_file()
     again = runner.invoke(app, ["--profile", "tiny", "--data-dir", str(tmp_path), "models"])
-    rows = {line.split("│")[1].strip(): line for line in again.output.splitlines() if "│" in line}
-    assert "tiny/sd-base" in rows["sd.base"]
-    assert "built" in rows["sd.base"] and "first use" not in rows["sd.base"]
+    rows = {line.split()[0]: line.split()[1:] for line in again.output.splitlines() if line}
+    assert rows["sd.base"] == ["built", "tiny/sd-base"]

@@ -82,6 +82,10 @@ class Extractor(ABC):
         """Role -> model id under the current settings (part of every cache key and recipe)."""
         return {role: model_id(role, self.settings) for role in self.roles}
 
+    @property
+    def loaded(self) -> bool:
+        return self._loaded
+
     def ensure_loaded(self) -> None:
         if self._loaded:
             return

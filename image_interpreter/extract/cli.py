@@ -68,6 +68,7 @@ def extract(
         name=photo.name,
     )  # fmt: skip
     priors = PriorSet(source=source)
+    service.require_models(source, list(chosen), params)  # every missing model, in one message
     with Progress(
         TextColumn("{task.description}"), BarColumn(), TimeElapsedColumn(), console=console
     ) as progress:

@@ -23,6 +23,7 @@ from image_interpreter.durable import write_atomic
 from image_interpreter.errors import ExtractionError, ImageInterpreterError
 from image_interpreter.extract.base import ExtractContext, Extractor, Params, Progress
 from image_interpreter.extract.registry import find_extractor
+from image_interpreter.models.hub import require_models
 from image_interpreter.priors.schema import (
     ImageRef,
     Prior,
@@ -134,6 +135,7 @@ class ExtractionService:
         progress: Progress | None = None,
     ) -> PriorSet:
         """A new PriorSet with the named extractors' priors merged in (input unchanged)."""
+        self.require_models(priors.source, names, params)
         update: dict[str, Prior] = {}
         for name in names:
             extractor = self.instance(name)
@@ -148,6 +150,21 @@ class ExtractionService:
             existing = update.get(extractor.kind) or getattr(priors, extractor.kind)
             update[extractor.kind] = extractor.merge(existing, prior)
         return priors.model_copy(update=update)
+
+    def require_models(
+        self, source: ImageRef, names: list[str], params: dict[str, dict[str, Any]] | None = None
+    ) -> None:
+        """One `ModelUnavailable` naming every model that the named extractors would load and
+        cannot (offline, not cached), before any of them runs; cached results need no model."""
+        roles: list[str] = []
+        for name in names:
+            extractor = self.instance(name)
+            if extractor.loaded or not extractor.roles:
+                continue
+            checked = self.params_for(extractor, (params or {}).get(name))
+            if not self._cache_path(self.cache_key(extractor, source, checked)).is_file():
+                roles.extend(extractor.roles)
+        require_models(roles, self.settings)
 
     # --- cache -----------------------------------------------------------------------------------
 

@@ -15,8 +15,10 @@ from image_interpreter.durable import write_atomic
 from image_interpreter.generate.errors import GenerationError
 from image_interpreter.generate.generator import Generator
 from image_interpreter.generate.request import MODES, GenerationRequest
+from image_interpreter.generate.routing import control_role
 from image_interpreter.images import encode_png
-from image_interpreter.priors.render import RenderCache
+from image_interpreter.models.hub import require_models
+from image_interpreter.priors.render import RenderCache, control_kinds
 from image_interpreter.priors.schema import PriorSet
 
 _PRIORS_MAX_BYTES = 16 * 1024 * 1024
@@ -67,6 +69,7 @@ def generate(
         width=width, height=height, guidance=guidance, strength=strength,
         kinds=None if kinds is None else [k.strip() for k in kinds.split(",") if k.strip()],
     )  # fmt: skip
+    require_models(_roles(request), settings)  # every missing model, in one message
     store = open_artifact_store(settings)
     _quiet()
     generator = Generator(settings)
@@ -83,16 +86,61 @@ def generate(
             request, read_artifact=store.get, progress=report, render_cache=RenderCache()
         )
     out.mkdir(parents=True, exist_ok=True)
+    files = []
     for candidate in drawn:
-        name = f"candidate-{candidate.index:02d}"
+        name = f"candidate-{candidate.index + 1:02d}"  # numbered from 1, as in every reply
         if mode == "per_prior":
             name += f"-{candidate.label}"
         write_atomic(out / f"{name}.png", encode_png(candidate.image.convert("RGB")))
         write_atomic(
             out / f"{name}.json", (candidate.recipe.model_dump_json(indent=2) + "\n").encode()
         )
+        files.append(out / f"{name}.png")
     seeds = ", ".join(str(c.seed) for c in drawn[: request.candidates or len(drawn)])
     console.print(f"Wrote {len(drawn)} candidates to {out} (seeds {seeds}).", soft_wrap=True)
+    _print_ranking(drawn, files, request.priors, settings, store)
+
+
+def _print_ranking(drawn: list, files: list[Path], priors: PriorSet, settings, store) -> None:  # type: ignore[no-untyped-def]
+    """The candidates best first, with their scores in words (what each part measured, and why
+    a part could not be: "pose: no pose to compare")."""
+    from rich.table import Table
+
+    from image_interpreter.errors import ImageInterpreterError
+    from image_interpreter.extract.service import ExtractionService
+    from image_interpreter.rank import rank
+    from image_interpreter.rank.ranking import Candidate as Ranked
+    from image_interpreter.tools.candidates import score_words
+
+    try:
+        ranked = rank(
+            [Ranked(c.image, seed=c.seed) for c in drawn],
+            priors,
+            drawn[0].recipe.prompt if drawn else None,
+            service=ExtractionService(settings, store),
+            read_artifact=store.get,
+            put_artifact=store.put,
+        )
+    except ImageInterpreterError as error:
+        console.print(f"Not ranked: {error}", highlight=False, soft_wrap=True)
+        return
+    table = Table("candidate", "score", "file", title="Best first")
+    for item in ranked:
+        table.add_row(
+            str(drawn[item.index].index + 1),
+            score_words(item.score.flat(), priors),
+            str(files[item.index]),
+        )
+    console.print(table)
+
+
+def _roles(request: GenerationRequest) -> list[str]:
+    """The model roles drawing `request` loads: the base and one ControlNet per control prior."""
+    enabled = request.priors.enabled()
+    kinds = [k for k in control_kinds() if k in enabled]
+    if request.kinds is not None:
+        kinds = [k for k in kinds if k in request.kinds]
+    return ["sd.base", *(control_role(kind, enabled[kind]) for kind in kinds)]
 
 
 def _quiet() -> None:

@@ -222,14 +222,16 @@ def load_esrgan(
         return descriptor
 
     def _hub_file(repo: str) -> Path:
-        from huggingface_hub import constants, hf_hub_download
+        from huggingface_hub import hf_hub_download
+
+        from image_interpreter.models.hub import offline_mode
 
         return Path(
             hf_hub_download(
                 repo,
                 filename,
                 cache_dir=settings.hf_cache_dir,
-                local_files_only=settings.offline or bool(constants.HF_HUB_OFFLINE),
+                local_files_only=offline_mode(settings),
             )
         )
 

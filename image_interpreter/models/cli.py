@@ -6,12 +6,20 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich import box
 from rich.table import Table
 
 from image_interpreter.cli.common import console, settings_from
-from image_interpreter.models.loading import hub_cache_dir
+from image_interpreter.models.hub import (
+    hub_cache_dir,
+    in_hub_cache,
+    offline_mode,
+    offline_reason,
+    on_hf_hub,
+)
 from image_interpreter.models.registry import load_role_modules, model_id, roles
 from image_interpreter.models.tiny import ensure_tiny, is_tiny, tiny_path
+from image_interpreter.settings import Settings
 
 models_app = typer.Typer(help="Model ids per role for the profile in use.", no_args_is_help=False)
 
@@ -30,23 +38,48 @@ def list_models(ctx: typer.Context) -> None:
         return
     settings = settings_from(ctx)
     load_role_modules()  # extractors, upscalers, ... register their roles when imported
-    cache = hub_cache_dir(settings)
-    table = Table(title=f"Models for profile '{settings.profile}'")
-    table.add_column("role", no_wrap=True)
-    table.add_column("model id", overflow="fold", min_width=24)
-    table.add_column("here?")
-    for name in sorted(roles()):
-        ident = model_id(name, settings)
-        if is_tiny(ident):
-            here = "built" if tiny_path(ident, settings).is_dir() else "built on first use"
-        elif Path(ident).expanduser().exists():
-            here = "local folder"
-        else:
-            folder = cache / ("models--" + ident.replace("/", "--"))
-            here = "cached" if folder.is_dir() else "downloads on first use"
-        table.add_row(name, ident, here)
-    console.print(table)
-    console.print(f"Hugging Face cache: {cache}", soft_wrap=True)
+    offline = offline_mode(settings)
+    rows = [(name, model_id(name, settings)) for name in sorted(roles())]
+    rows3 = [(name, _status(name, ident, settings, offline), ident) for name, ident in rows]
+    header = ("role", "status", "model")
+    if console.is_terminal:
+        table = Table(*header, title=f"Models for profile '{settings.profile}'",
+                      box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False,
+                      title_justify="left", title_style="bold")  # fmt: skip
+        table.columns[0].no_wrap = table.columns[1].no_wrap = True
+        table.columns[2].overflow = "fold"
+        for row in rows3:
+            table.add_row(*row)
+        console.print(table)
+    else:  # piped: one plain line per role, never wrapped or cut, for grep and awk
+        typer.echo(f"Models for profile '{settings.profile}'")
+        widths = [max(len(row[i]) for row in [header, *rows3]) for i in (0, 1)]
+        for row in [header, *rows3]:
+            typer.echo(f"{row[0].ljust(widths[0])}  {row[1].ljust(widths[1])}  {row[2]}")
+    notes = [_LEGEND, f"Hugging Face cache: {hub_cache_dir(settings)}"]
+    if offline:
+        notes.append(f"offline: will not download ({offline_reason(settings)})")
+    for note in notes:
+        console.print(note, highlight=False, soft_wrap=not console.is_terminal)
+
+
+_LEGEND = (
+    "status: cached/local: here; download: fetched on first use; missing: not here and offline;"
+    " built/build: tiny, built here on first use; other: a URL, torchvision or torch.hub model"
+    " (their own caches)"
+)
+
+
+def _status(role: str, ident: str, settings: Settings, offline: bool) -> str:
+    if is_tiny(ident):
+        return "built" if tiny_path(ident, settings).is_dir() else "build"
+    if Path(ident).expanduser().exists():
+        return "local"
+    if not on_hf_hub(role, settings):
+        return "other"
+    if in_hub_cache(ident, settings):
+        return "cached"
+    return "missing" if offline else "download"
 
 
 @models_app.command("build-tiny")

@@ -14,6 +14,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 from image_interpreter.errors import ModelUnavailable, SettingsError
+from image_interpreter.models.hub import (
+    hub_cache_dir,
+    offline_mode,
+    offline_reason,
+    offline_switch,
+)
 from image_interpreter.models.registry import model_id
 from image_interpreter.models.tiny import ensure_tiny, is_tiny
 from image_interpreter.settings import Settings
@@ -146,27 +152,16 @@ def load_with(load: Callable[[str | Path], R], role: str, settings: Settings) ->
         raise _unavailable(target, role, settings, exc) from exc
 
 
-def hub_cache_dir(settings: Settings) -> Path:
-    """The Hugging Face cache that loading reads from (and downloads into)."""
-    from huggingface_hub import constants
-
-    return Path(settings.hf_cache_dir or constants.HF_HUB_CACHE)
-
-
-def offline_mode(settings: Settings) -> bool:
-    """Ours or the hub's own switch (HF_HUB_OFFLINE): passing local_files_only=False explicitly
-    would override the latter in diffusers and transformers."""
-    from huggingface_hub import constants
-
-    return settings.offline or bool(constants.HF_HUB_OFFLINE)
-
-
 def _unavailable(model: str, role: str, settings: Settings, exc: BaseException) -> ModelUnavailable:
     from huggingface_hub.errors import GatedRepoError
 
     cache = hub_cache_dir(settings)
-    offline = offline_mode(settings)
-    why = "offline mode is on, so it was not downloaded" if offline else "could not be downloaded"
+    if offline_switch(settings):
+        why = "offline mode is on, so it was not downloaded"
+    elif offline_mode(settings):
+        why = f"could not be downloaded: {offline_reason(settings)}"
+    else:
+        why = "could not be downloaded"
     download = f"hf download {model}"
     if settings.hf_cache_dir:
         download += f" --cache-dir {settings.hf_cache_dir}"
