@@ -10,7 +10,7 @@ from typing import get_args
 import pytest
 from test_kinematics import from_behind, priors_with, profile_person
 
-from image_interpreter.priors.edits import PosePreset, apply, describe, ik
+from image_interpreter.priors.edits import PosePreset, apply, apply_all, describe, ik
 from image_interpreter.priors.edits import kinematics as kin
 from image_interpreter.priors.edits.pose import ONE_SIDE_PRESETS, PresetName
 from image_interpreter.priors.examples import example_person, example_priorset
@@ -210,3 +210,39 @@ def test_a_head_turn_needs_a_side_and_an_amount_in_range():
         PosePreset(preset="turn_head", side="both")
     with pytest.raises(ValueError, match="from 1 to 90"):
         PosePreset(preset="turn_head", side="left", amount=120)
+
+
+# --- the editor's words are the user's words --------------------------------------------------
+
+SAID_AND_SHOWN = [
+    ("raise the left leg", "left leg raised, knee bent"),
+    ("turn her head to the right", "head turned to their right"),
+    ("kneel", "kneeling"),
+    ("cross the arms", "arms crossed"),
+    ("put the left hand on the head", "left hand on the head"),
+    ("lean to the left", "leaning to their left"),
+    ("hands behind the head", "hands behind the head"),
+    ("kick sideways with the right leg", "right leg kicked out to the side"),
+    ("squat", "squatting"),
+    ("clap", "hands together"),
+]
+
+
+@pytest.mark.parametrize(("said", "shown"), SAID_AND_SHOWN)
+def test_the_priors_are_described_in_the_words_that_made_them(said, shown):
+    from image_interpreter.agent.interpreter import interpret
+    from image_interpreter.tools.describe import describe_kinds, pose_summary
+
+    priors = example_priorset()
+    assert pose_summary(priors.people.people[0], ASPECT) == ""  # standing at ease
+    posed = apply_all(interpret(said, priors).actions, priors)
+    assert shown in pose_summary(posed.people.people[0], ASPECT)
+    table_line = describe_kinds(posed, ["people"])[0]  # the web chat's priors table row
+    assert table_line.startswith("people (on, weight 1): 1 person — ") and shown in table_line
+
+
+def test_sitting_in_profile_is_described_as_sitting():
+    from image_interpreter.tools.describe import pose_summary
+
+    posed = apply(preset("sit"), priors_with(profile_person())).people.people[0]
+    assert pose_summary(posed, ASPECT).split("; ")[0] == "sitting"

@@ -9,6 +9,12 @@ the generation settings. It is the tool `describe_priors` and the loop's per-tur
 
 from __future__ import annotations
 
+import math
+import re
+
+from image_interpreter.errors import EditError
+from image_interpreter.priors.edits import geometry as g
+from image_interpreter.priors.edits import ik
 from image_interpreter.priors.edits import kinematics as kin
 from image_interpreter.priors.edits.geometry import extent
 from image_interpreter.priors.joints import OPENPOSE_BODY_18
@@ -106,8 +112,11 @@ def _caption(header: str, prior: CaptionPrior, priors: PriorSet) -> list[str]:
 
 def _people(header: str, prior: PeoplePrior, priors: PriorSet) -> list[str]:
     count = len(prior.people)
-    lines = [f"{header}: {count} {'person' if count == 1 else 'people'}"]
     aspect = priors.source.width / priors.source.height
+    poses = [pose_summary(p, aspect) for p in prior.people]
+    shown = "; ".join(f"{n}: {w}" if count > 1 else w for n, w in enumerate(poses, 1) if w)
+    lines = [f"{header}: {count} {'person' if count == 1 else 'people'}"
+             + (f" — {shown}" if shown else "")]  # fmt: skip
     for number, person in enumerate(prior.people, 1):
         lines.extend("  " + line for line in describe_person(person, number, aspect))
     return lines
@@ -201,7 +210,7 @@ def describe_person(person: Person, number: int, aspect: float) -> list[str]:
         "left": "in profile, facing the picture's left",
         "right": "in profile, facing the picture's right",
     }[kin.view(person, aspect)]
-    said = [facing]
+    said = [facing, *posture_words(person, aspect)]
     for side in ("left", "right"):
         said.append(_arm(person, side, aspect))
     for side in ("left", "right"):
@@ -227,6 +236,29 @@ def describe_person(person: Person, number: int, aspect: float) -> list[str]:
         coords += f"; not seen: {', '.join(missing)}"
     lines.append("  " + coords)
     return lines
+
+
+def pose_summary(person: Person, aspect: float) -> str:
+    """Only what differs from standing at ease, in the commands' words ('left leg raised, knee
+    bent; head turned to their right'): the web table's line for a person."""
+    words = posture_words(person, aspect)
+    legs = any(w.startswith(("kneeling", "sitting", "squatting", "leaning", "bent")) for w in words)
+    arms = any(w.startswith(("arms", "hands")) for w in words)
+    for side in ("left", "right"):
+        limbs = ([] if arms else [_arm(person, side, aspect)]) + (
+            [] if legs else [_leg(person, side, aspect)])  # fmt: skip
+        for said in limbs:
+            plain = said.split(" (")[0]
+            if "not seen" in plain:
+                continue
+            parts = [p for p in plain.split(", ") if p != "elbow straight" and p != "knee straight"]
+            if parts[0].endswith(" down") and len(parts) == 1:
+                continue
+            words.append(", ".join(parts))
+    head = _head(person, aspect)
+    if head:
+        words.append(re.sub(r" \d+°", "", head))
+    return "; ".join(words)
 
 
 def _where(person: Person) -> str:
@@ -257,9 +289,9 @@ def _bend(angle: float | None, joint: str) -> str:
     bent = abs(angle)
     word = (
         "straight"
-        if bent < 25
+        if bent < 20
         else "slightly bent"
-        if bent < 70
+        if bent < 40
         else "bent"
         if bent < 120
         else "sharply bent"
@@ -301,35 +333,153 @@ def _leg(person: Person, side: str, aspect: float) -> str:
     if hip is None:
         return f"{side} leg not seen"
     profile = kin.view(person, aspect) in ("left", "right")
-    if profile:
+    knee = _angle(person, f"{side}_shin", aspect)
+    bent = knee is not None and abs(knee) >= 20
+    if profile:  # the words of the commands: 'raise the left leg', 'kick', 'step forward'
         word = (
             "back"
             if hip < -15
             else "down"
             if hip < 20
-            else "forward"
-            if hip < 60
-            else "raised forward (as if sitting)"
-            if hip < 110
-            else "raised high"
+            else "stepping forward"
+            if hip < 40
+            else "raised"
+            if bent
+            else "kicked forward"
         )
     else:
         word = (
-            "crossed inwards"
-            if hip < -15
+            "crossed"
+            if hip < -8
             else "down"
             if hip < 15
+            else "raised"
+            if bent
             else "slightly apart"
-            if hip < 45
-            else "out to the side"
+            if hip < 35
+            else "kicked out to the side"
         )
-    knee = _angle(person, f"{side}_shin", aspect)
     bend = _bend(knee, "knee")
     numbers = f"hip {hip:.0f}°" + (f", knee {knee:.0f}°" if knee is not None else "")
     return f"{side} leg {word}{', ' + bend if bend else ''} ({numbers})"
 
 
+def posture_words(person: Person, aspect: float) -> list[str]:
+    """What the whole body does, in the words of the commands that make it: 'kneeling',
+    'sitting', 'arms crossed', 'left hand on the head', 'head turned to their right', 'leaning
+    to their left'. Empty for someone standing at ease."""
+    try:
+        frame = ik.frame(person, aspect, 1)
+    except EditError:
+        return []
+    found = (
+        _legs_posture(person, aspect, frame),
+        *_hands_at(person, aspect, frame),
+        _turned(person, aspect, frame),
+        _leaning(frame, person, aspect),
+    )
+    return [w for w in found if w]
+
+
+def _legs_posture(person: Person, aspect: float, frame: ik.Frame) -> str:
+    knees = {s: kin.point(person, f"{s}_knee", aspect) for s in ("left", "right")}
+    ankles = [p for s in ("left", "right") if (p := kin.point(person, f"{s}_ankle", aspect))]
+    if ankles and all(knees.values()):
+        ground = max(p[1] for p in ankles)
+        low = [s for s, p in knees.items() if p is not None and p[1] >= ground - 0.05 * frame.torso]
+        if len(low) == 2:
+            return "kneeling"
+        if len(low) == 1:
+            return f"kneeling on the {low[0]} knee"
+    hips = [_angle(person, f"{s}_thigh", aspect) for s in ("left", "right")]
+    shins = [_angle(person, f"{s}_shin", aspect) for s in ("left", "right")]
+    if None in hips or None in shins:
+        return ""
+    if frame.view in ("left", "right"):
+        if min(hips) >= 100 and min(shins) >= 100:  # type: ignore[type-var]
+            return "squatting"
+        if min(hips) >= 60 and min(shins) >= 60:  # type: ignore[type-var]
+            return "sitting"
+    elif min(hips) >= 30 and min(shins) >= 60:  # type: ignore[type-var]
+        return "squatting"
+    return ""
+
+
+def _hands_at(person: Person, aspect: float, frame: ik.Frame) -> list[str]:
+    near = 0.025 * math.hypot(aspect, 1.0)
+    wrists = {s: kin.point(person, f"{s}_wrist", aspect) for s in ("left", "right")}
+    if all(wrists.values()):
+        left, right = wrists["left"], wrists["right"]
+        across = g.dot(g.sub(left, right), frame.left)  # type: ignore[arg-type]
+        chest = g.add(frame.neck, g.mul(frame.up, -0.4 * frame.torso))
+        if (frame.view in ("camera", "away") and across < -0.1 * frame.torso
+                and g.length(g.sub(g.mid(left, right), chest)) < 0.3 * frame.torso):  # type: ignore[arg-type]  # fmt: skip
+            return ["arms crossed"]
+        if frame.view in ("camera", "away") and g.length(g.sub(left, right)) < near:  # type: ignore[arg-type]
+            return ["hands together"]
+        if all(g.length(g.sub(w, frame.head)) < 1.5 * frame.head_radius  # type: ignore[arg-type]
+               for w in (left, right)):  # fmt: skip
+            return ["hands behind the head"]
+    said = []
+    for side, wrist in wrists.items():
+        if wrist is None:
+            continue
+        for part in ("head", "face", "chest", f"{_other(side)}_shoulder", "belly",
+                     f"{_other(side)}_hip", f"{_other(side)}_knee"):  # fmt: skip
+            try:
+                target = ik.body_target(person, part, side, aspect, 1)  # type: ignore[arg-type]
+            except EditError:
+                continue
+            if g.length(g.sub(wrist, target)) < near:
+                said.append(f"{side} hand on the {part.replace('_', ' ')}")
+                break
+    return said
+
+
+def _other(side: str) -> str:
+    return "right" if side == "left" else "left"
+
+
+def _turned(person: Person, aspect: float, frame: ik.Frame) -> str:
+    """Turned (the face slid sideways, its eye line level), as 'turn her head to the right'."""
+    nose = kin.point(person, "nose", aspect)
+    eyes = [kin.point(person, f"{s}_eye", aspect) for s in ("left", "right")]
+    if nose is None:
+        return ""
+    if all(eyes):
+        line = g.sub(eyes[0], eyes[1])  # type: ignore[arg-type]
+        if abs(g.angle_between(line, frame.left if g.dot(line, frame.left) >= 0 else g.mul(
+                frame.left, -1.0))) > 10:  # fmt: skip
+            return ""  # tilted, not turned
+    if frame.view not in ("camera", "away"):
+        return ""
+    off = g.dot(g.sub(nose, frame.neck), frame.left)
+    if abs(off) < 0.06 * frame.torso:
+        return ""
+    return f"head turned to their {'left' if off > 0 else 'right'}"
+
+
+def _leaning(frame: ik.Frame, person: Person, aspect: float) -> str:
+    """Leaning, as 'lean to the left' / 'lean forward' say it."""
+    upright = (0.0, -1.0)
+    tilt = g.angle_between(upright, frame.up)  # counter-clockwise: the top towards the left
+    if abs(tilt) < 8:
+        return ""
+    top_to = g.turn(upright, 90.0 if tilt > 0 else -90.0)  # where the top has gone
+    if frame.view in ("camera", "away"):
+        side = "left" if g.dot(top_to, frame.left) > 0 else "right"
+        return f"leaning to their {side}"
+    forward = g.dot(top_to, frame.left) > 0
+    return "bent over" if abs(tilt) >= 50 and forward else (
+        f"leaning {'forward' if forward else 'back'}")  # fmt: skip
+
+
 def _head(person: Person, aspect: float) -> str:
+    try:
+        if _turned(person, aspect, ik.frame(person, aspect, 1)):
+            return ""  # a turned head is said by posture_words
+    except EditError:
+        pass
     tilt = _angle(person, "head", aspect)
     if tilt is None or abs(tilt) < 12:
         return ""
