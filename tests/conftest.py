@@ -12,3 +12,13 @@ def _isolated_environment(monkeypatch, tmp_path_factory):
     monkeypatch.setenv("IMAGE_INTERPRETER_DATA_DIR", str(tmp_path_factory.mktemp("data")))
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     monkeypatch.setenv("HF_HUB_DISABLE_TELEMETRY", "1")
+
+
+@pytest.fixture(scope="session")
+def postgres():
+    """One real PostgreSQL server for the whole run (started on first use, stopped at the end)."""
+    from pg_server import remove, start_postgres
+
+    server = start_postgres()
+    yield server
+    remove(server)

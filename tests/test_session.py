@@ -8,6 +8,7 @@ import io
 import json
 import re
 import shutil
+from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
 
@@ -29,12 +30,25 @@ def png(color: tuple[int, int, int], size: tuple[int, int] = (16, 12)) -> bytes:
     return encode_png(Image.new("RGB", size, color))
 
 
-def open_store(folder: Path) -> SessionStore:
-    return SessionStore(f"sqlite:///{folder / 'sessions.db'}", ArtifactStore(folder / "artifacts"))
+@pytest.fixture(params=["sqlite", "postgresql"])
+def open_store(request) -> Callable[[Path], SessionStore]:
+    """Opens the store of a folder; every test here runs on SQLite and on a real PostgreSQL
+    server (one database per folder, so reopening a folder finds the same sessions)."""
+    if request.param == "sqlite":
+        return lambda folder: SessionStore(
+            f"sqlite:///{folder / 'sessions.db'}", ArtifactStore(folder / "artifacts")
+        )
+    server, databases = request.getfixturevalue("postgres"), {}
+
+    def opened(folder: Path) -> SessionStore:
+        url = databases.setdefault(folder, server.new_database())
+        return SessionStore(url, ArtifactStore(folder / "artifacts"))
+
+    return opened
 
 
 @pytest.fixture
-def store(tmp_path):
+def store(tmp_path, open_store):
     opened = open_store(tmp_path)
     yield opened
     opened.close()
@@ -92,7 +106,7 @@ def build_rich_session(store: SessionStore) -> Session:
 # --- persistence -------------------------------------------------------------------------------
 
 
-def test_a_session_reloads_exactly_after_a_restart(tmp_path):
+def test_a_session_reloads_exactly_after_a_restart(tmp_path, open_store):
     store = open_store(tmp_path)
     session = build_rich_session(store)
     before = session.state()
@@ -131,11 +145,13 @@ def test_the_state_has_everything(store):
     assert summary.current == 1
 
 
-def test_sqlite_connections_are_durable_and_check_foreign_keys(store):
+def test_sqlite_connections_are_durable_and_check_foreign_keys(tmp_path):
+    store = SessionStore(f"sqlite:///{tmp_path / 'sessions.db'}", ArtifactStore(tmp_path / "a"))
     with store.engine.connect() as conn:
         assert conn.execute(text("PRAGMA journal_mode")).scalar() == "wal"
         assert conn.execute(text("PRAGMA synchronous")).scalar() == 2  # FULL
         assert conn.execute(text("PRAGMA foreign_keys")).scalar() == 1
+    store.close()
 
 
 def test_the_schema_uses_only_types_postgresql_has():
@@ -374,7 +390,7 @@ def test_a_session_cannot_read_another_sessions_artifacts(store, tmp_path):
 # --- export and import ----------------------------------------------------------------------------
 
 
-def test_export_then_import_into_a_fresh_store_gives_the_same_session(store, tmp_path):
+def test_export_then_import_into_a_fresh_store_gives_the_same_session(store, tmp_path, open_store):
     session = build_rich_session(store)
     before = session.state()
     folder = store.export(session.id, tmp_path / "export")
@@ -456,7 +472,9 @@ def _swap_an_image_for_junk(folder: Path) -> None:
         (_swap_an_image_for_junk, "Image img1 of the exported session: The image is not"),
     ],
 )
-def test_a_tampered_export_is_refused_and_leaves_nothing_behind(store, tmp_path, tamper, message):
+def test_a_tampered_export_is_refused_and_leaves_nothing_behind(
+    store, tmp_path, open_store, tamper, message
+):
     session = build_rich_session(store)
     folder = store.export(session.id, tmp_path / "export")
     tamper(folder)

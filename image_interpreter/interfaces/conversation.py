@@ -67,6 +67,7 @@ from image_interpreter.priors.schema import (
 )
 from image_interpreter.rank.scoring import PART_NAMES
 from image_interpreter.session import Session, SessionImage, SessionStore
+from image_interpreter.session.turn_lock import TurnLock
 from image_interpreter.settings import Settings, get_settings
 from image_interpreter.tools import Services, Toolbox, describe_kinds, describe_priors, make_tools
 from image_interpreter.tools.candidates import number as candidate_number
@@ -211,7 +212,7 @@ class _Conversation:
     tools: list[BaseTool]
     agent: Agent
     backend: Backend
-    lock: threading.RLock = field(default_factory=threading.RLock)
+    lock: TurnLock | threading.RLock = field(default_factory=threading.RLock)
     sink: Progress | None = None
     calls: int = 0
     tool: str | None = None
@@ -365,7 +366,7 @@ class Conversations:
         # One lock per session id for the life of the process, kept apart from the evictable
         # conversations: a conversation rebuilt after eviction shares its predecessor's lock, so
         # two turns can never run on one session at once.
-        self._session_locks: dict[str, threading.RLock] = {}
+        self._session_locks: dict[str, TurnLock] = {}
         self._max_open = max_open
         self._lock = threading.Lock()
 
@@ -713,11 +714,15 @@ class Conversations:
             self._forget_idle()
             return kept
 
-    def session_lock(self, session_id: str) -> threading.RLock:
+    def session_lock(self, session_id: str) -> TurnLock:
         """The one lock of a session's turns and tool calls, for every adapter (the MCP server's
-        direct tool calls take it too), so nothing else runs on that session meanwhile."""
+        direct tool calls take it too), so nothing else runs on that session meanwhile; it holds
+        across app processes sharing the database too."""
         with self._lock:
-            return self._session_locks.setdefault(session_id, threading.RLock())
+            found = self._session_locks.get(session_id)
+            if found is None:
+                found = self._session_locks[session_id] = self.store.turn_lock(session_id)
+            return found
 
     def _forget_idle(self) -> None:
         """Keep at most `max_open` agents in memory: the least recently used idle ones go (a

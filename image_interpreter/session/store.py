@@ -17,6 +17,7 @@ from image_interpreter.session.common import no_session, now
 from image_interpreter.session.engine import make_engine, reading, writing
 from image_interpreter.session.session import Session, load_state
 from image_interpreter.session.state import SessionSummary
+from image_interpreter.session.turn_lock import TurnLock, TurnLocks
 from image_interpreter.settings import Limits, Settings
 
 
@@ -31,6 +32,7 @@ class SessionStore:
         self.artifacts = artifacts
         self.limits = limits or Limits()
         self.engine: Engine = make_engine(database_url)
+        self._turn_locks = TurnLocks(database_url, self.engine)
         with writing(self.engine) as conn:
             t.metadata.create_all(conn)
 
@@ -53,7 +55,13 @@ class SessionStore:
 
     def close(self) -> None:
         """Close every database connection; Session handles from this store stop working."""
+        self._turn_locks.close()
         self.engine.dispose()
+
+    def turn_lock(self, session_id: str) -> TurnLock:
+        """A lock that serialises turns on `session_id` across threads and processes sharing
+        this database (keep one per session and process; it is re-entrant)."""
+        return self._turn_locks.for_session(session_id)
 
     def create(self, title: str | None = None) -> Session:
         session_id = new_session_id()
