@@ -6,7 +6,7 @@ store, the tiny-model builder and session export all publish files this way."""
 from __future__ import annotations
 
 import os
-import tempfile
+import secrets
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -35,6 +35,33 @@ def fsync_tree(folder: Path) -> None:
     fsync_dir(folder)
 
 
+def create_temp(folder: Path, prefix: str, suffix: str, mode: int = 0o666) -> tuple[int, Path]:
+    """A new file in `folder`, open for writing: (descriptor, path).
+
+    Unlike `tempfile.mkstemp` (always 0600) the file gets `mode` less the umask, as any file a
+    program creates: a picture or priors file a user asked for is readable as their other files
+    are (0644 under the usual umask). Pass 0o600 for secrets."""
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0)
+    while True:
+        path = Path(folder) / f"{prefix}{secrets.token_hex(6)}{suffix}"
+        try:
+            return os.open(path, flags, mode), path
+        except FileExistsError:
+            continue
+
+
+def create_temp_dir(folder: Path, prefix: str, suffix: str) -> Path:
+    """A new folder in `folder` with the umask's mode (`tempfile.mkdtemp` makes it 0700), for
+    a folder that is renamed into place as a user's output (a session export)."""
+    while True:
+        path = Path(folder) / f"{prefix}{secrets.token_hex(6)}{suffix}"
+        try:
+            path.mkdir()
+            return path
+        except FileExistsError:
+            continue
+
+
 @contextmanager
 def replacing(path: Path) -> Iterator[Path]:
     """A temporary file beside `path` (same suffix, so libraries pick the right format) that
@@ -46,9 +73,8 @@ def replacing(path: Path) -> Iterator[Path]:
     path = Path(path)
     folder = path.parent if str(path.parent) else Path(".")
     folder.mkdir(parents=True, exist_ok=True)
-    fd, name = tempfile.mkstemp(dir=folder, prefix=f".{path.stem}.", suffix=path.suffix or ".part")
+    fd, tmp = create_temp(folder, f".{path.stem}.", path.suffix or ".part")
     os.close(fd)
-    tmp = Path(name)
     try:
         yield tmp
         with tmp.open("rb+") as handle:

@@ -10,10 +10,9 @@ from __future__ import annotations
 import hashlib
 import os
 import re
-import tempfile
 from pathlib import Path
 
-from image_interpreter.durable import fsync_dir
+from image_interpreter.durable import create_temp, fsync_dir
 from image_interpreter.errors import ArtifactError
 
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
@@ -51,7 +50,7 @@ class ArtifactStore:
         if target.exists() and self._intact(target, sha):
             return sha
         target.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".tmp-", suffix=".part")
+        fd, tmp = create_temp(target.parent, ".tmp-", ".part")  # the umask's mode, not 0600
         try:
             with os.fdopen(fd, "wb") as handle:
                 handle.write(data)

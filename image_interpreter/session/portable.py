@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import hashlib
 import shutil
-import tempfile
 from datetime import datetime
 from pathlib import Path
 
@@ -17,7 +16,7 @@ from pydantic import ValidationError
 from sqlalchemy import Connection, insert
 
 from image_interpreter.artifacts.store import ArtifactStore
-from image_interpreter.durable import fsync_dir, fsync_tree
+from image_interpreter.durable import create_temp_dir, fsync_dir, fsync_tree
 from image_interpreter.errors import ImageRejected, SessionError
 from image_interpreter.images import load_image
 from image_interpreter.session import tables as t
@@ -39,7 +38,7 @@ def write_folder(state: SessionState, artifacts: ArtifactStore, folder: Path) ->
             " Name a new folder."
         )
     folder.parent.mkdir(parents=True, exist_ok=True)
-    work = Path(tempfile.mkdtemp(dir=folder.parent, prefix=f".{folder.name}.", suffix=".part"))
+    work = create_temp_dir(folder.parent, f".{folder.name}.", ".part")  # the umask's mode
     try:
         (work / ARTIFACTS_DIR).mkdir()
         for sha in state.artifacts:
