@@ -158,6 +158,11 @@ class GenerationConfig(BaseModel):
     inpaint_grow: float = Field(
         1 / 64, ge=0.0, le=0.25, description="Grow inpainting masks by this part of the long side."
     )
+    guidance_decoder: Literal["vae", "tiny"] = Field(
+        "vae",
+        description="Decoder of the predicted clean latent for prior guidance: the full VAE, or"
+        " a tiny autoencoder (TAESD, role 'guidance.decoder'): much faster, a little blurrier.",
+    )
 
 
 class Settings(BaseSettings):

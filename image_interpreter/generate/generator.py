@@ -29,6 +29,7 @@ from image_interpreter.generate.components import (
 )
 from image_interpreter.generate.config import GenerationConfig, config_for
 from image_interpreter.generate.errors import GenerationCancelled, GenerationError
+from image_interpreter.generate.guidance import Guidance, GuidanceUse, prepare_guidance
 from image_interpreter.generate.preview import latent_preview
 from image_interpreter.generate.prompt import (
     PromptEmbeddings,
@@ -84,6 +85,9 @@ class _Job:
     mask: Image.Image | None = None
     strength: float | None = None
     inpaint: InpaintUse | None = None
+    guidance: Guidance | None = None  # prior guidance during sampling, if the priors ask
+    guided_steps: list[int] | None = None  # a recipe's guided steps, to draw it again
+    guided: GuidanceUse | None = None  # what the last call's guidance did
 
 
 @dataclass(frozen=True)
@@ -109,6 +113,7 @@ class _Call:
     batch: int
     first: int
     offload: bool
+    guidance: GuidanceUse | None = None
 
 
 @dataclass
@@ -184,6 +189,7 @@ class Generator:
         render_cache: RenderCache | None = None,
         latents: torch.Tensor | None = None,
         embeddings: PromptEmbeddings | None = None,
+        notes: Callable[[str], None] | None = None,
     ) -> list[Candidate]:
         """Candidates for `request`, in order: per set (per_prior mode), then by index.
 
@@ -191,9 +197,13 @@ class Generator:
         ArtifactStore's `get`); `render_cache` keeps control images between requests (one per
         session). `latents` (one initial noise per candidate) and `embeddings` replace the
         seed's noise and the encoded prompt (for interpolation); recipes then say so.
+        `notes` hears what prior guidance does: model loads, each guided step, fallbacks.
         """
         plan = self._plan(request)
         jobs = self._jobs(request, plan, read_artifact, render_cache)
+        for job in jobs:
+            job.guidance = self._guidance(request, job, plan, read_artifact, notes)
+            job.guided_steps = request.guided_steps
         given = {"latents": latents, "embeddings": embeddings}
         custom = [name for name, value in given.items() if value is not None]
         if latents is not None:
@@ -216,6 +226,7 @@ class Generator:
                     recipe = Recipe(
                         **shared, seed=plan.seed + index, index=index, batch=call.batch,
                         batch_first=call.first, cpu_offload=call.offload,
+                        prior_guidance=call.guidance,
                     )  # fmt: skip
                     candidates.append(
                         Candidate(
@@ -265,6 +276,12 @@ class Generator:
                     f"The candidate was drawn with '{wanted}' as {role}; the settings now use"
                     f" '{current}'. Switch profile or model to draw it again."
                 )
+        used = recipe.prior_guidance
+        if used is not None and used.decoder != self.config.guidance_decoder:
+            raise GenerationError(
+                f"The candidate was guided with the '{used.decoder}' decoder; the settings now"
+                f" use '{self.config.guidance_decoder}' (generation.guidance_decoder)."
+            )
         drawn = self.generate(
             recipe.request(priors, exact=exact),
             read_artifact=read_artifact,
@@ -406,6 +423,23 @@ class Generator:
                      init_image=source, strength=plan.strength)
             ]  # fmt: skip
         return [self._inpaint_job(request, plan, read_artifact, source, controls, pictures)]
+
+    def _guidance(
+        self,
+        request: GenerationRequest,
+        job: _Job,
+        plan: _Plan,
+        read_artifact: ReadArtifact,
+        notes: Callable[[str], None] | None,
+    ) -> Guidance | None:
+        """The prior guidance `job` runs with, or None (no prior has a guidance weight)."""
+        components = self.components
+        return prepare_guidance(
+            request.priors, (plan.width, plan.height), read_artifact, job.prompt,
+            settings=self.settings, base_vae=components.base.vae, device=components.device,
+            dtype=components.dtype, decoder=self.config.guidance_decoder, notes=notes,
+            is_oom=is_out_of_memory, free=free_memory,
+        )  # fmt: skip
 
     def _control(self, kind: str, prior: Any) -> ControlUse:
         role = control_role(kind, prior)
@@ -557,7 +591,7 @@ class Generator:
                         request,
                     ) from exc
                 continue
-            call = _Call(batch, first, state.offload)
+            call = _Call(batch, first, state.offload, job.guided)
             drawn += [(image, call) for image in images]
         return drawn
 
@@ -637,7 +671,12 @@ class Generator:
             kwargs["mask_image"] = [job.mask] * count
             kwargs["strength"] = job.strength
         pipe.scheduler = self.components.scheduler(plan.scheduler, plan.scheduler_config)
+        sampling = None
+        if job.guidance is not None:
+            sampling = job.guidance.sampling(only=job.guided_steps)
+            sampling.attach(pipe.scheduler)
         images = list(pipe(**kwargs).images)
+        job.guided = job.guidance.record(sampling) if job.guidance and sampling else None
         if job.variant == "inpaint" and job.mask is not None and job.init_image is not None:
             images = [_overlay(image, job.init_image, job.mask) for image in images]
         return images
@@ -671,7 +710,10 @@ class Generator:
             "prompt": job.prompt,
             "negative_prompt": job.negative,
             "prompt_chunks": embeds.chunks,
-            "model_ids": components.model_ids(roles),
+            "model_ids": {
+                **components.model_ids(roles),
+                **(job.guidance.model_ids if job.guidance else {}),
+            },
             "controls": job.controls,
             "inpaint": job.inpaint,
             "base_seed": plan.seed,

@@ -8,6 +8,7 @@ from typing import Annotated, Any, Literal
 from PIL import Image
 from pydantic import BaseModel, ConfigDict, Field, JsonValue
 
+from image_interpreter.generate.guidance.record import GuidanceUse
 from image_interpreter.priors.schema import PriorSet, Sha256
 
 Mode = Literal["combined", "per_prior", "img2img", "inpaint"]
@@ -51,6 +52,11 @@ class GenerationRequest(BaseModel):
     )
     scheduler_config: dict[str, JsonValue] | None = Field(
         None, description="The scheduler's config (None: the model's)."
+    )
+    guided_steps: list[int] | None = Field(
+        None,
+        description="Prior guidance only at these 0-based steps (a recipe's); None: where the"
+        " priors' guides say.",
     )
 
 
@@ -130,6 +136,11 @@ class Recipe(BaseModel):
         description="Inputs given directly ('latents', 'embeddings'): the seed alone does not"
         " recreate it.",
     )
+    prior_guidance: GuidanceUse | None = Field(
+        None,
+        exclude_if=lambda value: value is None,
+        description="Prior guidance during sampling, with the steps it guided; None: none.",
+    )
 
     def request(self, priors: PriorSet, *, exact: bool = False) -> GenerationRequest:
         """The request that draws this candidate again from `priors`: alone, or with `exact`,
@@ -149,6 +160,7 @@ class Recipe(BaseModel):
             negative_prompt=self.negative_prompt,
             scheduler=self.scheduler,
             scheduler_config=self.scheduler_config,
+            guided_steps=list(self.prior_guidance.guided_steps) if self.prior_guidance else None,
         )
 
 

@@ -93,6 +93,31 @@ class Box(Model):
         return self
 
 
+class Guide(Model):
+    """How hard a prior steers sampling through its differentiable loss (generate/guidance), and
+    on which steps; weight 0 (the default) leaves sampling as it was. Left out of the JSON while
+    at its default, so PriorSets and recipe hashes from before it existed stay the same."""
+
+    weight: float = Field(0.0, ge=0.0, le=10.0, description="Guidance strength; 0 = off.")
+    start: Unit = Field(0.0, description="Fraction of denoising steps after which it guides.")
+    end: Unit = Field(1.0, description="Fraction of denoising steps after which it stops.")
+    every: int = Field(1, ge=1, le=50, description="Guide every n-th step of its range.")
+
+    @model_validator(mode="after")
+    def _step_range(self) -> Guide:
+        if self.end < self.start:
+            raise ValueError(f"guide: end ({self.end}) is before start ({self.start})")
+        return self
+
+    @property
+    def active(self) -> bool:
+        return self.weight > 0.0
+
+
+def _default_guide(guide: Guide) -> bool:
+    return guide == Guide()
+
+
 class Prior(Model):
     """Fields every prior has. `kind` names the field of PriorSet it lives in."""
 
@@ -101,6 +126,7 @@ class Prior(Model):
     weight: float = Field(1.0, ge=0.0, le=2.0, description="ControlNet conditioning scale.")
     start: Unit = Field(0.0, description="Fraction of denoising steps after which it acts.")
     end: Unit = Field(1.0, description="Fraction of denoising steps after which it stops.")
+    guide: Guide = Field(default_factory=Guide, exclude_if=_default_guide)
     provenance: Provenance | None = None
 
     @model_validator(mode="after")
@@ -259,6 +285,12 @@ class GenerationSettings(Model):
     steps: int = Field(25, ge=1, le=200)
     guidance: float = Field(7.5, ge=0.0, le=30.0)
     strength: Unit = Field(0.75, description="img2img: how far from the source to move.")
+    joint_guide: Guide = Field(
+        default_factory=Guide,
+        exclude_if=_default_guide,
+        description="The cross-related guidance loss: depth where the people and objects are,"
+        " objects where their masks are (generate/guidance/joint.py).",
+    )
 
 
 # --- the set ---------------------------------------------------------------------------------
