@@ -105,29 +105,42 @@ def test_edit_needs_a_json_out_and_a_session_for_undo(priors_file, tmp_path):
     assert result.exit_code != 0 and "chat" in str(result.exception)
 
 
-def test_chat_about_a_photo_with_its_pose(tmp_path, pose_file):
-    photo = tmp_path / "park.png"
+def test_chat_about_a_photo_with_its_pose(tmp_path, pose_file, monkeypatch):
+    monkeypatch.setenv("IMAGE_INTERPRETER_CHAT__EXTRACT", "")  # the extractors have their tests
+    photo, pictures = tmp_path / "park.png", tmp_path / "pictures"
     Image.new("RGB", (512, 768), "gray").save(photo)
     lines = "raise the left arm\nmake her smile\nundo\nmake it more flibbery\nquit\n"
-    result = runner.invoke(app, ["chat", str(photo), "--pose", str(pose_file)], input=lines)
+    args = ["chat", str(photo), "--pose", str(pose_file), "--out", str(pictures)]
+    result = runner.invoke(app, args, input=lines)
     assert result.exit_code == 0, result.output
+    assert "Imported 1 person from pose.json (version 2)." in result.output
     assert "Raised person 1's left arm." in result.output
-    assert "Undid the last change (now at version 2)." in result.output
+    # undo says what it took back
+    assert "Undid the last change — made person 1 smile (now at version 3)." in result.output
     assert "did not understand" in result.output
-    skeleton = tmp_path / "park.skeleton.png"
-    assert skeleton.is_file() and str(skeleton) in result.output
+    # every picture is written and its path printed, named by what it shows
+    skeleton = next(pictures.glob("*people-v3-on.png"))
+    assert f"people · v3 · on: {skeleton}" in result.output
+    drawn = Image.open(skeleton)
+    assert drawn.height > drawn.width * 1.5  # the portrait photo, with the label band above
     session_id = re.search(r"Session (\S+)", result.output).group(1)
     store = SessionStore.from_settings(load_settings())
     try:
         session = store.open(session_id)
         turns = session.turns()
-        assert [t.role for t in turns[:2]] == ["user", "assistant"]
-        assert "interpret" in turns[0].timings and "interpret" in turns[1].timings
-        assert turns[1].tool_calls[0]["op"] == "pose_preset"
-        assert session.current.version == 2
+        said = [t.text for t in turns if t.role == "user"][-4:]
+        assert said == ["raise the left arm", "make her smile", "undo", "make it more flibbery"]
+        assert session.current.version == 3
     finally:
         store.close()
 
-    again = runner.invoke(app, ["chat", str(photo), "--session", session_id], input="redo\n")
+    again = runner.invoke(
+        app, ["chat", "--session", session_id, "--out", str(pictures)], input="redo\n"
+    )
     assert again.exit_code == 0, again.output  # the end of input ends the chat too
-    assert "now at version 3" in again.output
+    assert "now at version 4" in again.output
+
+
+def test_chat_needs_a_photo_the_demo_or_a_session():
+    result = runner.invoke(app, ["chat"])
+    assert result.exit_code != 0 and "--demo" in str(result.exception)
