@@ -4,6 +4,7 @@ content-addressed store (identical content is kept once, whichever session added
 from __future__ import annotations
 
 import secrets
+import string
 from pathlib import Path
 from types import TracebackType
 
@@ -22,8 +23,11 @@ from image_interpreter.settings import Limits, Settings
 
 
 def new_session_id() -> str:
-    """192 random bits, URL-safe: a session id is also the only key to it, so it is unguessable."""
-    return secrets.token_urlsafe(24)
+    """192 random bits, URL-safe, 32 characters: a session id is also the only key to it, so it
+    is unguessable. It starts with a letter or digit, never "-", which a command line would read
+    as an option (`session export -Abc...`)."""
+    first = secrets.choice(string.ascii_letters + string.digits)
+    return first + secrets.token_urlsafe(24)[1:]
 
 
 class SessionStore:
