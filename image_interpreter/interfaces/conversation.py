@@ -782,7 +782,11 @@ class Conversations:
             summary=f"started from {image.ref.name or image.handle}",
         )
         size = f"{image.ref.width}×{image.ref.height}"
-        head = f"Photo {image.handle} ({size}) added as version {first.version}."
+        name = f"“{image.ref.name}”" if image.ref.name else "The photo"
+        head = (
+            f"Photo {name} ({size}) added as version {first.version} (image {image.handle} of"
+            " this session)."
+        )
         kinds = self.config.kinds
         if not kinds:
             return head

@@ -53,9 +53,11 @@ def tools(box: Toolbox) -> list[BaseTool]:
                 if not possible
                 else f"Only {_many(possible)} can be undone (version {chain[-1]} is the first)."
             )
+        undone = versions[chain[0]].summary if steps == 1 else ""
         for _ in range(steps):
             landed = session.undo()
-        return _now(f"Undid {_many(steps)}", versions[landed.version])
+        done = f"Undid {_many(steps)}" + (f" — {undone}" if undone else "")
+        return _now(done, versions[landed.version])
 
     def redo(steps: int = 1) -> str:
         waiting = len(session.state().redo)
