@@ -92,23 +92,28 @@ def solve(
     )
     if prefer is None:
         prefer = g.sub(root, _midline(person, aspect, root))
-    best: tuple[float, float, Person, list[str]] | None = None
-    for s in (1.0, -1.0):
+
+    def pose(who: Person, s: float, tried: list[str]) -> Person:
         elbow = g.add(root, g.mul(g.unit(g.turn(reach, s * bend)), a))
-        tried: list[str] = []
-        posed = kin.point_limb(person, upper, g.sub(elbow, root), aspect, tried, number)
-        posed = kin.point_limb(
-            posed, lower, g.sub(target, _at(posed, kin.LIMBS[upper].end, aspect, number)),
-            aspect, tried, number,
-        )  # fmt: skip
+        posed = kin.point_limb(who, upper, g.sub(elbow, root), aspect, tried, number)
+        mid_now = _at(posed, kin.LIMBS[upper].end, aspect, number)
+        return kin.point_limb(posed, lower, g.sub(target, mid_now), aspect, tried, number)
+
+    # both elbow solutions tried on the bare body (cheap), the better one posed in full
+    bare = person.model_copy(update={"hands": {}, "face": None})
+    best: tuple[float, float, float] | None = None
+    for s in (1.0, -1.0):
+        posed = pose(bare, s, [])
         miss = g.length(g.sub(_at(posed, kin.LIMBS[lower].end, aspect, number), target))
         outward = g.dot(g.sub(_at(posed, kin.LIMBS[upper].end, aspect, number), root), prefer)
-        key = (round(miss, 9), -outward)
-        if best is None or key < best[:2]:
-            best = (key[0], key[1], posed, tried)
+        if best is None or (round(miss, 9), -outward) < best[:2]:
+            best = (round(miss, 9), -outward, s)
     assert best is not None
-    notes.extend(n for n in best[3] if n not in notes)
-    return Reached(best[2], best[0])
+    tried: list[str] = []
+    posed = pose(person, best[2], tried)
+    notes.extend(n for n in tried if n not in notes)
+    miss = g.length(g.sub(_at(posed, kin.LIMBS[lower].end, aspect, number), target))
+    return Reached(posed, miss)
 
 
 def _midline(person: Person, aspect: float, fallback: Vec) -> Vec:
