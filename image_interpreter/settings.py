@@ -71,6 +71,11 @@ class LLMConfig(BaseModel):
     model: str | None = Field(
         None, description="Model name sent to the server (required by most OpenAI servers)."
     )
+    tokenizer: str | None = Field(
+        None,
+        description="The model's tokenizer (hub id or local folder) for counting the prompt;"
+        " default: `model` when it is a local folder or cached; else a conservative estimate.",
+    )
     api_key: SecretStr | None = Field(None, description="Bearer token for the server, if any.")
     timeout_s: float = Field(30.0, gt=0, le=600, description="Per request, connect and read.")
     max_retries: int = Field(2, ge=0, le=10, description="Retries after the first attempt.")

@@ -349,15 +349,16 @@ def test_loads_tolerant_explains_failures():
         loads_tolerant('{"a": [1, 2')
 
 
-def test_the_tools_are_listed_with_their_json_schemas():
+def test_the_tools_are_listed_as_short_signatures():
     listed = describe_tools(TOOLS)
-    assert "set_weight: Set a prior's weight." in listed
-    assert '"required": ["kind", "weight"]' in listed and '"maximum": 2' in listed
-    assert "show_priors: Show priors.\n  Action Input: none" in listed
-    assert '"title"' not in listed
+    assert "set_weight(kind: string, weight: number 0-2): Set a prior's weight." in listed
+    assert "show_priors(): Show priors." in listed
+    assert '"title"' not in listed and "properties" not in listed
     prompt = react_instructions(TOOLS)
     assert "one of: set_weight, show_priors, set_caption" in prompt
     assert listed in prompt and "Final Answer:" in prompt and "$" not in prompt
+    others = react_instructions(TOOLS[:1], ["show_priors"])
+    assert "Also callable by name: show_priors." in others and "show_priors()" not in others
 
 
 def test_streaming_passes_on_only_the_final_answer():

@@ -6,7 +6,8 @@ recent turns as fit, then the new message. Turns that no longer fit are folded i
 summary, by the LLM when one is available, else extractively (first sentences). Folding goes
 down to half the budget at once, so it happens every few turns, not on every one.
 
-Token counts are estimates (`llm.tokens`): no tokenizer is needed, and a margin is kept.
+Tokens are counted with `Memory.count`: the model's tokenizer when the loop has one, else the
+conservative estimate (`llm.tokens`).
 """
 
 from __future__ import annotations
@@ -27,12 +28,21 @@ Summariser = Callable[[str, Sequence[Turn]], str]
 DescribePriors = Callable[[PriorSet | None], str]
 
 
-def fit_text(text: str, max_tokens: int) -> str:
-    """`text` cut to about `max_tokens`, saying it was cut."""
-    if estimate_tokens(text) <= max_tokens:
+CUT = "\n… (cut to fit the model's context)"
+
+
+def fit_text(text: str, max_tokens: int, count: Callable[[str], int] = estimate_tokens) -> str:
+    """`text` cut to at most `max_tokens` as `count` counts, saying it was cut."""
+    if count(text) <= max_tokens:
         return text
-    keep = max(0, max_tokens * 3)
-    return text[:keep].rstrip() + "\n… (cut to fit the model's context)"
+    low, high = 0, len(text)  # the longest prefix that fits, with the note
+    while low < high:
+        middle = (low + high + 1) // 2
+        if count(text[:middle].rstrip() + CUT) <= max_tokens:
+            low = middle
+        else:
+            high = middle - 1
+    return text[:low].rstrip() + CUT if low else ""
 
 
 def turn_message(turn: Turn) -> BaseMessage | None:
@@ -80,6 +90,7 @@ class Memory:
     context_tokens: int
     reply_tokens: int
     summary_words: int = 120
+    count: Callable[[str], int] = estimate_tokens
     summary: str = ""
     upto: int = 0
     folds: list[int] = field(default_factory=list)  # turn numbers summarised, for tests/debug
@@ -99,12 +110,13 @@ class Memory:
         (with `summarise`, else extractively; a summariser that fails falls back to that)."""
         talk = [t for t in turns if t.role in ("user", "assistant") and t.number > self.upto]
         budget = max(0, self.budget(fixed_tokens))
-        kept = _newest_within(talk, budget)
+        kept = _newest_within(talk, budget, self.count)
         folded: list[Turn] = []
         how = ""
         if len(kept) < len(talk):
             # fold down to half the budget, so the next few turns fit without folding again
-            kept = _newest_within(talk, budget // 2)
+            # (but never down to nothing when the last exchange fits the whole budget)
+            kept = _newest_within(talk, budget // 2, self.count) or kept
             folded = talk[: len(talk) - len(kept)]
             how = "extractive"
             new_summary = None
@@ -123,12 +135,14 @@ class Memory:
         return Window(self.summary, messages, len(folded), how)
 
 
-def _newest_within(turns: Sequence[Turn], budget: int) -> list[Turn]:
+def _newest_within(
+    turns: Sequence[Turn], budget: int, count: Callable[[str], int] = estimate_tokens
+) -> list[Turn]:
     kept: list[Turn] = []
     used = 0
     for turn in reversed(turns):
         message = turn_message(turn)
-        cost = messages_tokens([message]) if message is not None else 0
+        cost = messages_tokens([message], count) if message is not None else 0
         if used + cost > budget:
             break
         kept.append(turn)

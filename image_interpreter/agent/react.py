@@ -31,6 +31,10 @@ from langchain_core.utils.function_calling import convert_to_openai_tool
 
 from image_interpreter.agent.llm.base import OnToken
 from image_interpreter.prompts import load_prompt
+from image_interpreter.tools.compact import ToolSpec, compact_spec
+
+Tool = BaseTool | ToolSpec
+"""A LangChain tool, or its compact view (what the prompt lists and the parser checks)."""
 
 STOP = ("Observation:",)
 """Where the model's step ends: the observation is ours to write."""
@@ -72,8 +76,10 @@ Step = Action | Final | Malformed
 # --- the tools, as the prompt lists them ------------------------------------------------------
 
 
-def tool_schema(tool: BaseTool) -> dict[str, Any]:
+def tool_schema(tool: Tool) -> dict[str, Any]:
     """The tool's argument JSON schema, without titles (noise for a model)."""
+    if isinstance(tool, ToolSpec):
+        return tool.parameters
     parameters = convert_to_openai_tool(tool)["function"].get("parameters", {})
     return _strip_titles(parameters)
 
@@ -86,31 +92,58 @@ def _strip_titles(value: Any) -> Any:
     return value
 
 
-def describe_tools(tools: Sequence[BaseTool]) -> str:
-    """One paragraph per tool: its name, what it does, its arguments as a JSON schema."""
+def _type(schema: dict[str, Any]) -> str:
+    """A field's type in a few characters: `"a"|"b"`, `{x, y?}`, `[string]`, `number 0-2`."""
+    if "enum" in schema:
+        return "|".join(json.dumps(v) for v in schema["enum"])
+    kind = schema.get("type") or "value"
+    properties = schema.get("properties")
+    if kind == "object" and properties:
+        required = set(schema.get("required") or [])
+        return "{" + ", ".join(n if n in required else f"{n}?" for n in properties) + "}"
+    if kind == "array" and isinstance(schema.get("items"), dict):
+        return f"[{_type(schema['items'])}]"
+    low, high = schema.get("minimum"), schema.get("maximum")
+    if kind in ("number", "integer") and low is not None and high is not None and high < 1e6:
+        return f"{kind} {low:g}-{high:g}"
+    return str(kind)
+
+
+def describe_tools(tools: Sequence[Tool]) -> str:
+    """One compact entry per tool: `name(arg: type, optional?: type): what it does`, then what
+    each required argument is. Short by design: the prompt must fit a 2,048-token model."""
     parts = []
     for tool in tools:
-        schema = tool_schema(tool)
-        properties = schema.get("properties") or {}
-        description = " ".join((tool.description or "").split())
-        if properties:
-            args = json.dumps(schema, separators=(", ", ": "))
-            parts.append(f"{tool.name}: {description}\n  Action Input schema: {args}")
-        else:
-            parts.append(f"{tool.name}: {description}\n  Action Input: none (takes no arguments)")
-    return "\n\n".join(parts)
+        spec = compact_spec(tool)
+        properties = spec.parameters.get("properties") or {}
+        required = set(spec.parameters.get("required") or [])
+        args = ", ".join(
+            f"{name}{'' if name in required else '?'}: {_type(field)}"
+            for name, field in properties.items()
+        )
+        line = f"{spec.name}({args}): {spec.description}"
+        notes = [
+            f"{name}: {field['description']}"
+            for name, field in properties.items()
+            if name in required and field.get("description")
+        ]
+        if notes:
+            line += "\n  " + " ".join(notes)
+        parts.append(line)
+    return "\n".join(parts)
 
 
-def react_instructions(tools: Sequence[BaseTool]) -> str:
-    """The ReAct format prompt with the tools listed."""
-    return load_prompt(
-        "react",
-        tools=describe_tools(tools),
-        tool_names=", ".join(tool.name for tool in tools),
-    )
+def react_instructions(tools: Sequence[Tool], others: Sequence[str] = ()) -> str:
+    """The ReAct format prompt with the tools listed (`others`: tools that can be called by
+    name though not described this turn)."""
+    names = [tool.name for tool in tools]
+    listed = describe_tools(tools)
+    if others:
+        listed += "\nAlso callable by name: " + ", ".join(others) + "."
+    return load_prompt("react", tools=listed, tool_names=", ".join([*names, *others]))
 
 
-def example_input(tool: BaseTool) -> str:
+def example_input(tool: Tool) -> str:
     """A skeleton of the tool's Action Input: `{"kind": <string>, "weight": <number>}`."""
     schema = tool_schema(tool)
     properties = schema.get("properties") or {}
@@ -129,7 +162,7 @@ def example_input(tool: BaseTool) -> str:
     return "{" + ", ".join(items) + "}"
 
 
-def repair_prompt(problem: str, tools: Sequence[BaseTool], tool: str | None = None) -> str:
+def repair_prompt(problem: str, tools: Sequence[Tool], tool: str | None = None) -> str:
     """What to tell the model after a malformed step: what was wrong and the format expected."""
     known = {t.name: t for t in tools}
     target = known.get(tool or "")
@@ -162,7 +195,7 @@ _SPECIAL = re.compile(r"<\|(?:endoftext|assistant|prompter|system|im_end|im_star
 _FENCE = re.compile(r"```[ \t]*[\w-]*[ \t]*\n?(.*?)```", re.DOTALL)
 
 
-def parse_reply(text: str, tools: Sequence[BaseTool]) -> Step:
+def parse_reply(text: str, tools: Sequence[Tool]) -> Step:
     """Read one model step (see the module docstring)."""
     known = {t.name: t for t in tools}
     raw = text
@@ -236,7 +269,7 @@ def _clean_name(name: str) -> str:
     return name
 
 
-def _resolve(name: str, known: dict[str, BaseTool]) -> str | None:
+def _resolve(name: str, known: dict[str, Tool]) -> str | None:
     """The tool named, forgiving case, spaces/hyphens for underscores and a trailing '()'."""
     if name in known:
         return name
@@ -247,7 +280,7 @@ def _resolve(name: str, known: dict[str, BaseTool]) -> str | None:
     return None
 
 
-def _unknown(name: str, known: dict[str, BaseTool], raw: str) -> Malformed:
+def _unknown(name: str, known: dict[str, Tool], raw: str) -> Malformed:
     listed = ", ".join(known) or "(none)"
     return Malformed(f"There is no tool named “{name}”. The tools are: {listed}.", raw)
 
@@ -255,7 +288,7 @@ def _unknown(name: str, known: dict[str, BaseTool], raw: str) -> Malformed:
 def _action(
     text: str,
     at: tuple[int, int],
-    known: dict[str, BaseTool],
+    known: dict[str, Tool],
     thought: str,
     raw: str,
 ) -> Step:
@@ -331,12 +364,12 @@ def _action(
     return Action(tool_name, args, thought, raw)
 
 
-def _missing(tool: BaseTool, args: dict[str, Any]) -> list[str]:
+def _missing(tool: Tool, args: dict[str, Any]) -> list[str]:
     schema = tool_schema(tool)
     return [name for name in schema.get("required") or [] if name not in args]
 
 
-def _input_value(segment: str, tool: BaseTool) -> Any:
+def _input_value(segment: str, tool: Tool) -> Any:
     """The Action Input as arguments: a JSON(-ish) object, `key=value` pairs, or a lone value
     for a tool with one argument."""
     segment = _unfence(segment).strip()
@@ -391,7 +424,7 @@ def _scalar(text: str) -> Any:
         return text
 
 
-def _call_args(text: str, tool: BaseTool) -> dict[str, Any]:
+def _call_args(text: str, tool: Tool) -> dict[str, Any]:
     """`(kind="depth", weight=0.5)` or `({"kind": "depth"})` as arguments."""
     inner = text[1:-1].strip()
     if not inner:
@@ -430,7 +463,7 @@ def _literal(node: ast.AST) -> Any:
     return ast.literal_eval(node)
 
 
-def _json_blob(text: str, known: dict[str, BaseTool], raw: str) -> Step | None:
+def _json_blob(text: str, known: dict[str, Tool], raw: str) -> Step | None:
     """LangChain's structured-chat blob or an OpenAI-style call written as text:
     {"action": "set_weight", "action_input": {...}} / {"name": ..., "arguments": {...}}."""
     body = _unfence(text).strip()
@@ -477,7 +510,7 @@ def _json_blob(text: str, known: dict[str, BaseTool], raw: str) -> Step | None:
     return Action(tool_name, args, "", raw)
 
 
-def _bare_call(text: str, known: dict[str, BaseTool], thought: str, raw: str) -> Step | None:
+def _bare_call(text: str, known: dict[str, Tool], thought: str, raw: str) -> Step | None:
     """A reply that is only a call: `set_weight(kind="depth", weight=0.5)` or
     `set_weight {"kind": "depth"}` (possibly fenced, after a Thought)."""
     body = _unfence(_strip_labels(text, "thought")).strip()

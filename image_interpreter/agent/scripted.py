@@ -151,7 +151,7 @@ class ScriptedBackend(LLMBackend):
     def chat(
         self,
         messages: Sequence[BaseMessage],
-        tools: Sequence[BaseTool],
+        tools: Sequence[BaseTool | dict[str, Any]],
         *,
         on_token: OnToken | None = None,
     ) -> LLMReply:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from langchain_core.tools import BaseTool
 
-from image_interpreter.tools import ask, generation, history, priors
+from image_interpreter.tools import ask, commands, generation, history, priors
 from image_interpreter.tools.base import ToolError, make_tool, tool_description
 from image_interpreter.tools.context import Services, Toolbox
 from image_interpreter.tools.describe import describe_kinds, describe_person, describe_priors
@@ -18,6 +18,7 @@ from image_interpreter.tools.describe import describe_kinds, describe_person, de
 TOOL_NAMES: tuple[str, ...] = (
     "extract_priors",
     "describe_priors",
+    "edit",
     "apply_edits",
     "set_prior",
     "generate",
@@ -35,7 +36,13 @@ TOOL_NAMES: tuple[str, ...] = (
 
 def make_tools(box: Toolbox) -> list[BaseTool]:
     """Every tool, bound to `box`'s session, in the order of TOOL_NAMES."""
-    made = [*priors.tools(box), *generation.tools(box), *ask.tools(box), *history.tools(box)]
+    made = [
+        *priors.tools(box),
+        *commands.tools(box),
+        *generation.tools(box),
+        *ask.tools(box),
+        *history.tools(box),
+    ]
     by_name = {tool.name: tool for tool in made}
     return [by_name[name] for name in TOOL_NAMES]
 

@@ -67,7 +67,7 @@ class LLMBackend(ABC):
     def chat(
         self,
         messages: Sequence[BaseMessage],
-        tools: Sequence[BaseTool],
+        tools: Sequence[BaseTool | dict[str, Any]],
         *,
         on_token: OnToken | None = None,
     ) -> LLMReply:
@@ -83,12 +83,26 @@ class LLMBackend(ABC):
     ) -> LLMReply:
         """One assistant message of text (no tools sent), stopping at `stop`."""
 
+    def request_text(self, messages: Sequence[BaseMessage]) -> str:
+        """The prompt of a request without tools as the server receives it, for counting its
+        tokens. Here: ChatML, like most chat templates; a backend that renders the prompt
+        itself (TGI's /generate) returns exactly what it sends."""
+        return "".join(
+            f"<|im_start|>{_role(m)}\n{content_text(m.content).strip()}<|im_end|>\n"
+            for m in messages
+        ) + "<|im_start|>assistant\n"
+
     def close(self) -> None:  # noqa: B027 - optional
         """Free connections."""
 
 
-def openai_tools(tools: Sequence[BaseTool]) -> list[dict[str, Any]]:
-    """The tools in OpenAI's function-calling format (name, description, JSON schema)."""
+def _role(message: BaseMessage) -> str:
+    return {"system": "system", "ai": "assistant", "tool": "tool"}.get(message.type, "user")
+
+
+def openai_tools(tools: Sequence[BaseTool | dict[str, Any]]) -> list[dict[str, Any]]:
+    """The tools in OpenAI's function-calling format (name, description, JSON schema); a
+    dict already in that format (a compact view of a tool) passes as it is."""
     return [convert_to_openai_tool(tool) for tool in tools]
 
 

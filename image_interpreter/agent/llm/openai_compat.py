@@ -99,7 +99,7 @@ class OpenAIBackend(LLMBackend):
     def chat(
         self,
         messages: Sequence[BaseMessage],
-        tools: Sequence[BaseTool],
+        tools: Sequence[BaseTool | dict[str, Any]],
         *,
         on_token: OnToken | None = None,
     ) -> LLMReply:

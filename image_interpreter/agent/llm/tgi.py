@@ -69,6 +69,9 @@ class TGIBackend(LLMBackend):
 
     # --- ReAct: /generate and /generate_stream ------------------------------------------------
 
+    def request_text(self, messages: Sequence[BaseMessage]) -> str:
+        return self.format.render(messages)
+
     def complete(
         self,
         messages: Sequence[BaseMessage],
@@ -128,7 +131,7 @@ class TGIBackend(LLMBackend):
     def chat(
         self,
         messages: Sequence[BaseMessage],
-        tools: Sequence[BaseTool],
+        tools: Sequence[BaseTool | dict[str, Any]],
         *,
         on_token: OnToken | None = None,
     ) -> LLMReply:
