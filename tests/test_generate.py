@@ -138,7 +138,7 @@ def test_each_mode_draws_the_asked_candidates(generator, priors, store, mode, la
         assert recipe.source_sha256 == priors.source.sha256
         assert recipe.priors_version == priors.version and len(recipe.priors_sha256) == 64
         assert recipe.model_ids["sd.base"] == "tiny/sd-base"
-        assert recipe.model_ids["controlnet.canny"] == "tiny/controlnet"
+        assert recipe.model_ids["controlnet.canny"] == "tiny/controlnet-canny"
         assert (recipe.width, recipe.height, recipe.steps) == (SIZE, SIZE, STEPS)
         assert recipe.scheduler == "DDIMScheduler" and recipe.scheduler_config
         assert recipe.dtype == "float32" and recipe.device == "cpu"
@@ -438,27 +438,92 @@ def test_long_prompts_generate_and_text_embeddings_are_cached(generator, priors,
 # --- memory -------------------------------------------------------------------------------------
 
 
-def test_out_of_memory_halves_the_batch_and_keeps_every_candidate(
-    generator, priors, store, monkeypatch
-):
-    request = GenerationRequest(priors=priors, candidates=4)
-    expected = _pixels(generator.generate(request, read_artifact=store.get))
+class MemoryCap:
+    """A UNet forward hook that runs out of memory inside the denoising loop: on the second
+    step of a call whose latent batch (classifier-free guidance doubles it) is above `limit`,
+    or, with `offloaded`, on any step while the UNet has no offload hook. Records each batch."""
 
-    def first_call_fails(number, kwargs):
-        if number == 1:
+    def __init__(self, unet, limit=None, until_offloaded=False):
+        self.batches: list[int] = []
+        self.hooked: list[bool] = []
+        self.limit = limit
+        self.until_offloaded = until_offloaded
+        self._handle = unet.register_forward_pre_hook(self)
+
+    def __call__(self, unet, args):
+        size = args[0].shape[0]
+        self.batches.append(size)
+        self.hooked.append(hasattr(unet, "_hf_hook"))
+        step_two = len(self.batches) > 1 and self.batches[-2] == size
+        if self.limit is not None and size > self.limit and step_two:
+            raise torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB")
+        if self.until_offloaded and not hasattr(unet, "_hf_hook"):
             raise torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB")
 
-    calls = Calls(monkeypatch, *ALL_PIPELINES, before=first_call_fails)
-    candidates = generator.generate(request, read_artifact=store.get)
-    assert [k["num_images_per_prompt"] for k in calls.kwargs] == [4, 2, 2]
+    def remove(self):
+        self._handle.remove()
+
+
+def _fresh(settings, **config):
+    """A generator with components of its own (what fitted in memory is remembered there)."""
+    chosen = GenerationConfig(**config)
+    return Generator(settings, chosen, components=Components(settings, chosen))
+
+
+def test_out_of_memory_inside_the_loop_halves_the_batch_keeps_everything_and_is_remembered(
+    settings, priors, store
+):
+    request = GenerationRequest(priors=priors, candidates=4)
+    expected = _pixels(_fresh(settings, max_batch=2).generate(request, read_artifact=store.get))
+    generator = _fresh(settings)
+    cap = MemoryCap(generator.components.base.unet, limit=4)
+    try:
+        candidates = generator.generate(request, read_artifact=store.get)
+        first, cap.batches = cap.batches, []
+        again = generator.generate(request, read_artifact=store.get)
+    finally:
+        cap.remove()
+    # 4 images (8 latents): one step, out of memory on the second; then 2 + 2, two steps each
+    assert first == [8, 8, 4, 4, 4, 4]
     assert [c.recipe.batch for c in candidates] == [2, 2, 2, 2]
     assert [c.seed for c in candidates] == [11, 12, 13, 14]
+    assert _all(_same, expected, _pixels(candidates))  # nothing lost, nothing changed
+    assert cap.batches == [4, 4, 4, 4]  # the next request starts at the size that fitted
+    assert _all(_same, expected, _pixels(again))
+
+
+def test_offload_after_out_of_memory_then_every_module_back_where_it_was(
+    settings, priors, store, monkeypatch
+):
+    """accelerate's offload hooks for real (no CUDA here: the CPU stands in as the execution
+    device); afterwards no hook is left and the device map is the one before."""
+    monkeypatch.setattr(Components, "can_offload", property(lambda self: True))
+    request = GenerationRequest(priors=priors, candidates=2)
+    expected = _pixels(_fresh(settings).generate(request, read_artifact=store.get))
+    generator = _fresh(settings)
+    components = generator.components
+    for role in ("controlnet.pose", "controlnet.depth", "controlnet.canny"):
+        components.controlnet(role)
+    before = components.device_map()
+    cap = MemoryCap(components.base.unet, until_offloaded=True)
+    try:
+        candidates = generator.generate(request, read_artifact=store.get)
+    finally:
+        cap.remove()
+    assert cap.batches[:2] == [4, 2]  # 2 images, then 1, then offload on
+    assert cap.hooked[-1] and not cap.hooked[0]
+    assert [c.recipe.cpu_offload for c in candidates] == [True, True]
     assert _all(_rounding_apart, expected, _pixels(candidates))
+    assert components.device_map() == before
+    modules = [components.base.unet, components.base.vae, components.base.text_encoder]
+    modules += components.loaded_controlnets.values()
+    assert not any(hasattr(m, "_hf_hook") for net in modules for m in net.modules())
 
 
 def test_out_of_memory_at_one_image_turns_offload_on_then_gives_up(
-    generator, priors, store, monkeypatch
+    settings, priors, store, monkeypatch
 ):
+    generator = _fresh(settings)
     offloads = []
     monkeypatch.setattr(
         type(generator.components), "offload", lambda self, pipe: offloads.append(pipe) or True

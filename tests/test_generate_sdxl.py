@@ -23,7 +23,7 @@ from test_generate_support import SIZE, make_priors, tiny_settings
 
 from image_interpreter.artifacts import ArtifactStore
 from image_interpreter.generate import GenerationRequest, Generator
-from image_interpreter.generate.components import union_mode
+from image_interpreter.generate.routing import union_mode
 from image_interpreter.priors.render import render_controls
 
 STEPS = 2

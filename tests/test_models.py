@@ -36,6 +36,9 @@ CONTROLNET_ROLES = [
     "controlnet.segmentation",
     "controlnet.canny",
     "controlnet.lineart",
+    "controlnet.softedge",
+    "controlnet.scribble",
+    "controlnet.mlsd",
 ]
 
 
@@ -202,9 +205,10 @@ def test_tiny_controlnet_conditions_generation(controlnet_pipe):
     assert not np.array_equal(out_black, out_white)  # the control image reaches the UNet
 
 
-def test_all_controlnet_roles_share_one_tiny_model(tiny_settings):
-    folders = {resolve(role, tiny_settings) for role in CONTROLNET_ROLES}
-    assert folders == {tiny_path("tiny/controlnet", tiny_settings)}
+def test_each_controlnet_role_has_a_tiny_model_of_its_own(tiny_settings):
+    folders = {role: resolve(role, tiny_settings) for role in CONTROLNET_ROLES}
+    assert folders["controlnet.pose"] == tiny_path("tiny/controlnet-pose", tiny_settings)
+    assert len(set(folders.values())) == len(CONTROLNET_ROLES)
 
 
 def test_a_second_ensure_tiny_reuses_the_build(base, tiny_settings):
@@ -251,7 +255,7 @@ def test_losing_a_build_race_keeps_the_winners_copy(tmp_path, monkeypatch):
 
 
 def test_an_unknown_tiny_model_lists_the_known_ones(tmp_path):
-    with pytest.raises(ModelUnavailable, match=r"tiny/controlnet.*tiny/sd-base"):
+    with pytest.raises(ModelUnavailable, match=r"tiny/controlnet-canny.*tiny/sd-base"):
         ensure_tiny("tiny/nope", _settings(tmp_path))
 
 
@@ -289,7 +293,7 @@ def test_hub_ids_load_through_the_configured_cache_and_tiny_folders_do_not(
         {"cache_dir": tmp_path / "hf", "local_files_only": True, "subfolder": "unet"},
     )
     load_pretrained(recorder, "controlnet.pose", tiny_settings)
-    assert recorder.calls[-1] == (tiny_path("tiny/controlnet", tiny_settings), {})
+    assert recorder.calls[-1] == (tiny_path("tiny/controlnet-pose", tiny_settings), {})
 
 
 def test_the_hubs_own_offline_switch_is_honoured(tmp_path, recorder, monkeypatch):
@@ -371,7 +375,7 @@ def test_bad_overrides_are_reported_before_loading(tmp_path, recorder):
 
 
 def test_an_override_naming_a_local_folder_loads_it(tmp_path, tiny_settings, base):
-    folder = ensure_tiny("tiny/controlnet", tiny_settings)
+    folder = ensure_tiny("tiny/controlnet-pose", tiny_settings)
     settings = _settings(tmp_path, profile="sd15", models={"controlnet.pose": str(folder)})
     assert resolve("controlnet.pose", settings) == folder
     controlnet = load_pretrained(ControlNetModel, "controlnet.pose", settings)

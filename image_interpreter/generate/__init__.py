@@ -13,7 +13,6 @@ upscaling and interpolation. Must not parse language or import `extract`.
 from image_interpreter.generate.components import (
     Components,
     clear_shared_components,
-    control_role,
     shared_components,
 )
 from image_interpreter.generate.config import GenerationConfig, config_for
@@ -36,6 +35,7 @@ from image_interpreter.generate.request import (
     Recipe,
     priors_sha256,
 )
+from image_interpreter.generate.routing import control_role, routing_table, union_mode
 from image_interpreter.generate.store import recipe_from_record, store_candidates
 
 __all__ = [
@@ -63,6 +63,8 @@ __all__ = [
     "latent_preview",
     "priors_sha256",
     "recipe_from_record",
+    "routing_table",
     "shared_components",
     "store_candidates",
+    "union_mode",
 ]

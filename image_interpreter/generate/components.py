@@ -6,12 +6,15 @@ img2img and inpainting pipelines, with or without ControlNets, are views of it m
 time a prior kind needs one and are kept; several combine as a MultiControlNet.
 
 SD 1.x/2.x and SDXL bases: the base's `model_index.json` names its pipeline class, and an SDXL
-base (`StableDiffusionXLPipeline`) gets the XL variants. On SDXL a ControlNet whose config marks
-it as a union model (xinsir's ControlNet++: `ControlNetUnionModel`, or a `num_control_type` in
-its config) is loaded as one, once per model id whatever the number of roles pointing at it, and
-runs in the control mode of each prior (`union_mode`). Sets of union models only use diffusers'
-union pipelines (`control_mode` per image); a set mixing union and ordinary ControlNets uses the
-ordinary XL pipeline, each union model wrapped to run in its one mode as a ControlNetModel does.
+base (`StableDiffusionXLPipeline`) gets the XL variants. On SDXL a ControlNet the model table
+declares a union model (xinsir's ControlNet++; `models.registry.is_union_controlnet`; for an
+override not in the table, its config naming `ControlNetUnionModel` or a `num_control_type`) is
+loaded as one, once per model id whatever the number of roles pointing at it, and runs in the
+control mode of each prior (`routing.union_mode`). Checkpoints whose weights contradict what
+they are declared as (union weights loaded as plain, or the reverse) are refused. Sets of union
+models only use diffusers' union pipelines (`control_mode` per image); a set mixing union and
+ordinary ControlNets uses the ordinary XL pipeline, each union model wrapped to run in its one
+mode as a ControlNetModel does.
 
 `shared_components(settings)` hands every Generator of a process the same Components for the
 same base model, device and dtype.
@@ -31,8 +34,10 @@ from image_interpreter.generate import sdxl_tiny as _sdxl_tiny  # noqa: F401 (ti
 from image_interpreter.generate.config import GenerationConfig, config_for
 from image_interpreter.generate.errors import GenerationError
 from image_interpreter.generate.prompt import PromptEncoder, XLPromptEncoder
+from image_interpreter.generate.routing import control_role, union_mode  # noqa: F401 (re-exported)
 from image_interpreter.models import load_pretrained, model_id, resolve_device, resolve_dtype
-from image_interpreter.priors.schema import Prior
+from image_interpreter.models.registry import is_union_controlnet
+from image_interpreter.models.tiny import is_tiny
 from image_interpreter.settings import Settings
 
 if TYPE_CHECKING:
@@ -49,41 +54,6 @@ if TYPE_CHECKING:
     BasePipeline = StableDiffusionPipeline | StableDiffusionXLPipeline
 
 Variant = Literal["text", "img2img", "inpaint"]
-
-CONTROL_ROLES: dict[str, str] = {
-    "people": "controlnet.pose",
-    "depth": "controlnet.depth",
-    "segmentation": "controlnet.segmentation",
-}
-_EDGE_ROLES = {"canny": "controlnet.canny"}  # every other edge method: line art
-
-
-def control_role(kind: str, prior: Prior) -> str:
-    """The ControlNet role for a prior: edges go to Canny or line art by their method."""
-    if kind == "edges":
-        return _EDGE_ROLES.get(getattr(prior, "method", "canny"), "controlnet.lineart")
-    try:
-        return CONTROL_ROLES[kind]
-    except KeyError:
-        raise GenerationError(f"'{kind}' priors have no ControlNet.") from None
-
-
-# The control types of xinsir/controlnet-union-sdxl-1.0 (ControlNet++), as its authors' example
-# scripts number them (github.com/xinsir6/ControlNetPlus, controlnet_union_test_*.py): 0 openpose,
-# 1 depth, 2 hed/pidi/scribble/ted (soft, thick lines), 3 canny/lineart/anime_lineart/mlsd (thin
-# lines), 4 normal, 5 segment. (The ProMax checkpoint adds 6 tile and 7 repaint.)
-UNION_MODES: dict[str, int] = {"people": 0, "depth": 1, "segmentation": 5}
-_UNION_EDGE_MODES = {"hed": 2, "scribble": 2}  # every other edge method: thin lines, 3
-
-
-def union_mode(kind: str, prior: Prior) -> int:
-    """The control mode a union ControlNet runs in for a prior: edges by their method."""
-    if kind == "edges":
-        return _UNION_EDGE_MODES.get(getattr(prior, "method", "canny"), 3)
-    try:
-        return UNION_MODES[kind]
-    except KeyError:
-        raise GenerationError(f"'{kind}' priors have no union ControlNet mode.") from None
 
 
 def takes_control_modes(pipe: DiffusionPipeline) -> bool:
@@ -136,6 +106,8 @@ class Components:
         self._unions: dict[str, ControlNetUnionModel] = {}  # by model id: one for all its roles
         self._variants: dict[tuple[Any, ...], DiffusionPipeline] = {}
         self._offloaded: DiffusionPipeline | None = None  # holds the offload hooks now
+        self._placement: dict[str, torch.device] = {}  # where modules were before offload
+        self._fits: dict[tuple[Any, ...], tuple[int, bool]] = {}  # what fitted after an OOM
 
     # --- loading ---------------------------------------------------------------------------
 
@@ -197,36 +169,66 @@ class Components:
         found = self._controlnets.get(role)
         if found is not None:
             return found
-        from diffusers import ControlNetModel, ControlNetUnionModel
-
         with self._lock:
             found = self._controlnets.get(role)
             if found is None:
-                union = self.is_xl and _is_union_config(
-                    load_pretrained(_ControlNetConfig, role, self.settings)
-                )
+                union = self.is_union(role)
                 chosen = model_id(role, self.settings)
                 found = self._unions.get(chosen) if union else None
                 if found is None:
-                    loader = ControlNetUnionModel if union else ControlNetModel
-                    with _quiet_dtype_warning():
-                        found = load_pretrained(loader, role, self.settings, torch_dtype=self.dtype)
-                    found.eval()
-                    if not self.config.cpu_offload:
-                        found.to(self.device)
-                    self._prepare(found)
+                    found = self._load_controlnet(role, chosen, union)
                     if union:
                         self._unions[chosen] = found
                 self._controlnets[role] = found
         return found
 
-    def is_union(self, role: str) -> bool:
-        """Whether `role`'s ControlNet is a union model (loads it; always False off SDXL)."""
-        if not self.is_xl:
-            return False
-        from diffusers import ControlNetUnionModel
+    def _load_controlnet(self, role: str, chosen: str, union: bool) -> ControlNet:
+        """`role`'s ControlNet as the class it is declared to be, refused when its weights say
+        otherwise (diffusers only warns, and a union model loaded plain ignores its mode)."""
+        from diffusers import ControlNetModel, ControlNetUnionModel
 
-        return isinstance(self.controlnet(role), ControlNetUnionModel)
+        loader = ControlNetUnionModel if union else ControlNetModel
+        with _quiet_dtype_warning(), _quiet_loading_report():
+            found, info = load_pretrained(
+                loader, role, self.settings, torch_dtype=self.dtype, output_loading_info=True
+            )
+        union_keys = sorted(
+            {key.split(".")[0] for key in info["missing_keys"] + info["unexpected_keys"]}
+            & _UNION_ONLY
+        )
+        if union_keys:
+            declared, actual = ("union", "plain") if union else ("plain", "union")
+            raise GenerationError(
+                f"'{chosen}' (role '{role}') is declared a {declared} ControlNet but its weights"
+                f" are a {actual} one's ({', '.join(union_keys)}"
+                f" {'missing' if union else 'present'}). "
+                + (
+                    "Use a union checkpoint for it, or a model not declared union."
+                    if union
+                    else "Declare it a union model (models.registry.register_union_controlnet,"
+                    ' or \'"_class_name": "ControlNetUnionModel"\' in its config.json).'
+                )
+            )
+        found.eval()
+        if not self.config.cpu_offload:
+            found.to(self.device)
+        self._prepare(found)
+        return found
+
+    def is_union(self, role: str) -> bool:
+        """Whether `role`'s ControlNet is a union model: the model table says so (an override
+        not in it: its config names ControlNetUnionModel or a num_control_type). Union models
+        are SDXL's; one on another base is refused."""
+        chosen = model_id(role, self.settings)
+        union = is_union_controlnet(chosen)
+        if not union and not is_tiny(chosen) and chosen in _overridden(self.settings):
+            union = _is_union_config(load_pretrained(_ControlNetConfig, role, self.settings))
+        if union and not self.is_xl:
+            raise GenerationError(
+                f"'{chosen}' (role '{role}') is a union ControlNet, for SDXL bases only; the base"
+                f" '{self.base_id}' is not SDXL. Choose a ControlNet for this base."
+            )
+        return union
 
     @property
     def loaded_controlnets(self) -> dict[str, ControlNet]:
@@ -391,16 +393,19 @@ class Components:
 
     def offload(self, pipe: DiffusionPipeline) -> bool:
         """Model CPU offload for `pipe`'s next calls; False where there is nothing to offload to
-        (on a CPU). Hooks follow the pipeline in use, since the variants share modules."""
+        (on a CPU). Hooks follow the pipeline in use, since the variants share modules. Where
+        every module was is recorded first, for `restore`."""
         if not self.can_offload:
             return False
         if self._offloaded is not pipe:
+            if self._offloaded is None:
+                self._placement = self.device_map()
             pipe.enable_model_cpu_offload(device=self.device)
             self._offloaded = pipe
         return True
 
     def restore(self) -> None:
-        """Undo `offload`: no hooks anywhere, every module back on the device."""
+        """Undo `offload`: no hooks anywhere, every module back where it was before."""
         if self._offloaded is None:
             return
         from accelerate.hooks import remove_hook_from_module
@@ -408,11 +413,37 @@ class Components:
         with self._lock:
             for pipe in [self.base, *self._variants.values()]:
                 pipe.remove_all_hooks()
-            for net in self._controlnets.values():
-                remove_hook_from_module(net, recurse=True)
-                net.to(self.device)
-            self.base.to(self.device)
+            for name, module in self._modules().items():
+                remove_hook_from_module(module, recurse=True)
+                module.to(self._placement.get(name, self.device))
             self._offloaded = None
+            self._placement = {}
+
+    def device_map(self) -> dict[str, torch.device]:
+        """Where each module of the base and each loaded ControlNet is (its first parameter)."""
+        return {
+            name: next(module.parameters()).device
+            for name, module in self._modules().items()
+            if any(True for _ in module.parameters())
+        }
+
+    def _modules(self) -> dict[str, torch.nn.Module]:
+        import torch
+
+        found = {
+            name: module
+            for name, module in self.base.components.items()
+            if isinstance(module, torch.nn.Module)
+        }
+        return found | dict(self._controlnets)
+
+    def memory_fit(self, key: tuple[Any, ...]) -> tuple[int, bool] | None:
+        """(batch, offload) that fitted for `key` after running out of memory, if it did."""
+        return self._fits.get(key)
+
+    def remember_fit(self, key: tuple[Any, ...], batch: int, offload: bool) -> None:
+        """After an out-of-memory error: later calls for `key` start at this batch size."""
+        self._fits[key] = (batch, offload)
 
 
 @contextmanager
@@ -444,9 +475,38 @@ class _ControlNetConfig:
 
 
 def _is_union_config(config: dict[str, Any]) -> bool:
-    """A union ControlNet: diffusers' class name, or xinsir's checkpoints, whose config says
-    ControlNetModel but carries the number of control types."""
+    """An override declares itself a union ControlNet by diffusers' class name, or as xinsir's
+    checkpoints do: a config saying ControlNetModel but carrying the number of control types."""
     return config.get("_class_name") == "ControlNetUnionModel" or "num_control_type" in config
+
+
+# Top-level modules only a ControlNetUnionModel has (its control-type transformer and embeddings).
+_UNION_ONLY = frozenset(
+    {
+        "task_embedding",
+        "transformer_layes",
+        "spatial_ch_projs",
+        "control_type_proj",
+        "control_add_embedding",
+    }
+)
+
+
+def _overridden(settings: Settings) -> set[str]:
+    return {chosen for chosen in settings.models.values() if chosen}
+
+
+@contextmanager
+def _quiet_loading_report() -> Iterator[None]:
+    """diffusers logs missing and unexpected weights; the loading info is checked instead."""
+    from diffusers.utils import logging as diffusers_logging
+
+    level = diffusers_logging.get_verbosity()
+    diffusers_logging.set_verbosity_error()
+    try:
+        yield
+    finally:
+        diffusers_logging.set_verbosity(level)
 
 
 @cache

@@ -4,7 +4,8 @@ allows, each with a recipe that draws it again.
 Every candidate has its own seed (base seed + its index) and its own `torch.Generator`, so a
 batch of N equals N single calls and any candidate can be redrawn alone from its recipe. On
 out-of-memory a call is retried with half the batch (the rest runs after), then with model CPU
-offload; the request finishes or raises a `GenerationError` that carries it.
+offload; the request finishes or raises a `GenerationError` that carries it. What fitted is
+remembered per pipeline and size, so the next request does not run out of memory the same way.
 """
 
 from __future__ import annotations
@@ -451,9 +452,12 @@ class Generator:
 
     def _pipeline(self, job: _Job) -> DiffusionPipeline:
         """The (shared) pipeline that draws `job`."""
+        return self.components.pipeline(*self._pipeline_key(job))
+
+    @staticmethod
+    def _pipeline_key(job: _Job) -> tuple[Variant, tuple[str, ...], tuple[int | None, ...]]:
         roles = tuple(c.role for c in job.controls)
-        modes = tuple(c.control_mode for c in job.controls)
-        return self.components.pipeline(job.variant, roles, modes)
+        return job.variant, roles, tuple(c.control_mode for c in job.controls)
 
     def _source(
         self, priors: PriorSet, read_artifact: ReadArtifact, size: tuple[int, int]
@@ -556,6 +560,11 @@ class Generator:
         """Every candidate of one job: batches of at most max_batch images, halved on OOM."""
         components = self.components
         pipe = self._pipeline(job)
+        fit_key = (self._pipeline_key(job), plan.width, plan.height)
+        fitted = components.memory_fit(fit_key)
+        if fitted is not None:  # an earlier call ran out of memory: start at what fitted then
+            state.max_batch = min(state.max_batch, fitted[0])
+            state.offload = state.offload or (fitted[1] and components.can_offload)
         drawn: list[tuple[Image.Image, _Call]] = []
         expected = self._steps(job, plan)
         while len(drawn) < plan.candidates:
@@ -590,6 +599,7 @@ class Generator:
                         " disable some control priors.",
                         request,
                     ) from exc
+                components.remember_fit(fit_key, state.max_batch, state.offload)
                 continue
             call = _Call(batch, first, state.offload, job.guided)
             drawn += [(image, call) for image in images]

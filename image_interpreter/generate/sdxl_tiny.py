@@ -8,7 +8,10 @@ ControlNet of that UNet and `tiny/sdxl-controlnet-union` a ControlNetUnionModel 
 control types, as xinsir's union model), so regular and union ControlNets both run on a CPU.
 
 None of them is in a profile: tests point roles at them with settings overrides, e.g.
-`models={"sd.base": "tiny/sdxl-base", "controlnet.pose": "tiny/sdxl-controlnet"}`. Kept apart from
+`models={"sd.base": "tiny/sdxl-base", "controlnet.pose": "tiny/sdxl-controlnet"}`, or
+`TINY_SDXL_MODELS`: the sdxl profile in miniature, each role a ControlNet of its own weights
+(`tiny/sdxl-controlnet-<name>`) where the profile has a dedicated model, the union model where
+it has the union one. Kept apart from
 the generator on purpose: a tiny model's folder name carries a fingerprint of this module, so only
 a change here rebuilds them.
 """
@@ -18,9 +21,15 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from image_interpreter.models.registry import (
+    CONTROLNET_MODELS,
+    is_union_controlnet,
+    register_union_controlnet,
+)
 from image_interpreter.models.tiny import (
     CLIP_MAX_TOKENS,
     TINY_UNET_CONFIG,
+    role_seed,
     seeded,
     tiny_clip_tokenizer,
     tiny_model,
@@ -35,6 +44,8 @@ if TYPE_CHECKING:
 TINY_SDXL_BASE = "tiny/sdxl-base"
 TINY_SDXL_CONTROLNET = "tiny/sdxl-controlnet"
 TINY_SDXL_UNION = "tiny/sdxl-controlnet-union"
+
+register_union_controlnet(TINY_SDXL_UNION)
 
 _TEXT_DIM = 32  # hidden size of each text encoder; the UNet attends to both, concatenated
 _POOLED_DIM = 32  # the second encoder's projection: SDXL's pooled text embedding
@@ -128,7 +139,7 @@ def _wake(convs: list[torch.nn.Module], seed: int) -> None:
 
 
 @tiny_model(TINY_SDXL_CONTROLNET)
-def build_sdxl_controlnet(folder: Path) -> None:
+def build_sdxl_controlnet(folder: Path, seed: int = 24) -> None:
     """A ControlNet of the tiny SDXL UNet (text_time conditioning included)."""
     from diffusers import ControlNetModel
 
@@ -141,7 +152,7 @@ def build_sdxl_controlnet(folder: Path) -> None:
             controlnet.controlnet_mid_block,
             controlnet.controlnet_cond_embedding.conv_out,
         ],
-        24,
+        seed,
     )
     controlnet.save_pretrained(folder, safe_serialization=True)
 
@@ -183,3 +194,21 @@ def build_sdxl_controlnet_union(folder: Path) -> None:
         26,
     )
     controlnet.save_pretrained(folder, safe_serialization=True)
+
+
+def _register_role_controlnets() -> dict[str, str]:
+    """tiny/sdxl-controlnet-<name> per ControlNet role (own seed), and the sdxl profile's
+    roles mapped to them or to the union model."""
+    models = {"sd.base": TINY_SDXL_BASE}
+    for role, _sd15, sdxl, _what in CONTROLNET_MODELS:
+        name = f"tiny/sdxl-controlnet-{role.removeprefix('controlnet.')}"
+
+        def build(folder: Path, seed: int = role_seed(role) + 1) -> None:
+            build_sdxl_controlnet(folder, seed)
+
+        tiny_model(name)(build)
+        models[role] = TINY_SDXL_UNION if is_union_controlnet(sdxl) else name
+    return models
+
+
+TINY_SDXL_MODELS: dict[str, str] = _register_role_controlnets()

@@ -90,9 +90,22 @@ def model_id(role: str, settings: Settings) -> str:
     return chosen
 
 
-# One SDXL "union" ControlNet covers the modes without a dedicated SDXL model. It loads with
-# diffusers' ControlNetUnionModel (not ControlNetModel) and needs a control mode per image.
+# One SDXL "union" ControlNet (xinsir's ControlNet++) covers the kinds without a dedicated SDXL
+# model. It loads with diffusers' ControlNetUnionModel (not ControlNetModel) and runs in a control
+# mode per image, so which ids are union models is stated here, never guessed from a config.
 _UNION_SDXL = "xinsir/controlnet-union-sdxl-1.0"
+_UNION_CONTROLNETS: set[str] = {_UNION_SDXL}
+
+
+def register_union_controlnet(model_id: str) -> None:
+    """Declare `model_id` a union ControlNet (a ControlNetUnionModel checkpoint)."""
+    _UNION_CONTROLNETS.add(model_id)
+
+
+def is_union_controlnet(model_id: str) -> bool:
+    """Whether `model_id` is declared a union ControlNet (the table above or a registration)."""
+    return model_id in _UNION_CONTROLNETS
+
 
 register_role(
     "sd.base",
@@ -102,38 +115,34 @@ register_role(
     description="full diffusers Stable Diffusion pipeline (unet, vae, text encoder, tokenizer,"
     " scheduler)",
 )
-register_role(
-    "controlnet.pose",
-    sd15="lllyasviel/control_v11p_sd15_openpose",
-    sdxl="xinsir/controlnet-openpose-sdxl-1.0",
-    tiny="tiny/controlnet",
-    description="ControlNet conditioned on an OpenPose skeleton image",
-)
-register_role(
-    "controlnet.depth",
-    sd15="lllyasviel/control_v11f1p_sd15_depth",
-    sdxl="diffusers/controlnet-depth-sdxl-1.0",
-    tiny="tiny/controlnet",
-    description="ControlNet conditioned on a depth map",
-)
-register_role(
-    "controlnet.segmentation",
-    sd15="lllyasviel/control_v11p_sd15_seg",
-    sdxl=_UNION_SDXL,
-    tiny="tiny/controlnet",
-    description="ControlNet conditioned on a colour-coded (ADE20K palette) segmentation map",
-)
-register_role(
-    "controlnet.canny",
-    sd15="lllyasviel/control_v11p_sd15_canny",
-    sdxl="diffusers/controlnet-canny-sdxl-1.0",
-    tiny="tiny/controlnet",
-    description="ControlNet conditioned on Canny edges",
-)
-register_role(
-    "controlnet.lineart",
-    sd15="lllyasviel/control_v11p_sd15_lineart",
-    sdxl=_UNION_SDXL,
-    tiny="tiny/controlnet",
-    description="ControlNet conditioned on line art",
-)
+
+# One ControlNet role per kind of control image, each filled by the model trained on that kind.
+# (role, SD 1.5 model, SDXL model, what it is conditioned on); the tiny profile gives each role
+# its own random weights (tiny/controlnet-<name>), so a control image sent to the wrong
+# ControlNet changes the pixels. Which prior goes to which role: generate/routing.py.
+CONTROLNET_MODELS: tuple[tuple[str, str, str, str], ...] = (
+    ("controlnet.pose", "lllyasviel/control_v11p_sd15_openpose",
+     "xinsir/controlnet-openpose-sdxl-1.0", "an OpenPose skeleton image"),
+    ("controlnet.depth", "lllyasviel/control_v11f1p_sd15_depth",
+     "diffusers/controlnet-depth-sdxl-1.0", "a depth map"),
+    ("controlnet.segmentation", "lllyasviel/control_v11p_sd15_seg", _UNION_SDXL,
+     "a colour-coded (ADE20K palette) segmentation map"),
+    ("controlnet.canny", "lllyasviel/control_v11p_sd15_canny",
+     "diffusers/controlnet-canny-sdxl-1.0", "Canny edges"),
+    ("controlnet.lineart", "lllyasviel/control_v11p_sd15_lineart", _UNION_SDXL, "line art"),
+    ("controlnet.softedge", "lllyasviel/control_v11p_sd15_softedge", _UNION_SDXL,
+     "soft edges (HED, PiDiNet)"),
+    ("controlnet.scribble", "lllyasviel/control_v11p_sd15_scribble", _UNION_SDXL,
+     "scribbles (thick binary strokes)"),
+    ("controlnet.mlsd", "lllyasviel/control_v11p_sd15_mlsd", _UNION_SDXL,
+     "M-LSD straight line segments"),
+)  # fmt: skip
+
+for _role, _sd15, _sdxl, _what in CONTROLNET_MODELS:
+    register_role(
+        _role,
+        sd15=_sd15,
+        sdxl=_sdxl,
+        tiny=f"tiny/controlnet-{_role.removeprefix('controlnet.')}",
+        description=f"ControlNet conditioned on {_what}",
+    )

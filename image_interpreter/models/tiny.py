@@ -314,12 +314,12 @@ def build_sd_base(folder: Path) -> None:
     pipe.save_pretrained(folder, safe_serialization=True)
 
 
-@tiny_model("tiny/controlnet")
-def build_controlnet(folder: Path) -> None:
-    """A ControlNet for the tiny UNet, standing in for every ControlNet role.
+def build_controlnet(folder: Path, seed: int) -> None:
+    """A ControlNet for the tiny UNet, its waking weights drawn from `seed`.
 
     A real ControlNet starts with zeroed output convolutions; left that way the control image
     would change nothing, so they get small random weights and conditioning visibly matters.
+    Each role's seed differs, so each role's ControlNet draws different pixels from one image.
     """
     import torch
     from diffusers import ControlNetModel
@@ -332,8 +332,30 @@ def build_controlnet(folder: Path) -> None:
         controlnet.controlnet_mid_block,
         controlnet.controlnet_cond_embedding.conv_out,
     ]
-    with seeded(3), torch.no_grad():
+    with seeded(seed), torch.no_grad():
         for conv in zeroed:
             torch.nn.init.normal_(conv.weight, std=0.5)
             torch.nn.init.zeros_(conv.bias)
     controlnet.save_pretrained(folder, safe_serialization=True)
+
+
+def role_seed(role: str) -> int:
+    """A seed of its own for each role."""
+    return int(hashlib.sha256(role.encode()).hexdigest()[:8], 16)
+
+
+def _register_tiny_controlnets() -> None:
+    """tiny/controlnet-<name> for every ControlNet role, each from its own seed (from the name,
+    so a folder's fingerprint, which covers this module and the name, fixes its weights)."""
+    from image_interpreter.models.registry import CONTROLNET_MODELS
+
+    for role, *_ in CONTROLNET_MODELS:
+        seed = role_seed(role)
+
+        def build(folder: Path, seed: int = seed) -> None:
+            build_controlnet(folder, seed)
+
+        tiny_model(f"tiny/controlnet-{role.removeprefix('controlnet.')}")(build)
+
+
+_register_tiny_controlnets()
