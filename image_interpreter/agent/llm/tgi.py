@@ -6,8 +6,7 @@
 - `chat` (native tool calling): TGI's Messages API, `/v1/chat/completions` with `tools`.
 
 The TGI server is the operator's own: no Hugging Face token is sent to it unless configured as
-`api_key`. huggingface_hub refuses all requests while HF_HUB_OFFLINE is set; that comes back as
-an LLMRequestError saying so (use backend 'openai' on TGI's /v1 to avoid it).
+`api_key`. HF_HUB_OFFLINE keeps huggingface_hub off the hub, not off this server (`offline`).
 """
 
 from __future__ import annotations
@@ -32,6 +31,7 @@ from image_interpreter.agent.llm.config import LLMConfig, looks_like_openassista
 from image_interpreter.agent.llm.deadline import install_hooks
 from image_interpreter.agent.llm.errors import classify
 from image_interpreter.agent.llm.formats import chat_format
+from image_interpreter.agent.llm.offline import let_through
 from image_interpreter.agent.llm.tokens import estimate_tokens
 
 MAX_STOP = 4
@@ -59,6 +59,7 @@ class TGIBackend(LLMBackend):
         # InferenceClient sends through huggingface_hub's shared httpx client; the hooks let the
         # turn's deadline bound and cut our requests (they do nothing for anyone else's)
         install_hooks(get_session())
+        let_through(self.root)  # HF_HUB_OFFLINE is about the hub, not the operator's server
         return InferenceClient(
             model=self.root, token=key, timeout=self.config.timeout_s, headers=headers
         )
