@@ -14,6 +14,7 @@ from image_interpreter.priors.edits import (
     Edit,
     EditBase,
     SetEnabled,
+    SetGuide,
     SetStepRange,
     SetWeight,
     apply,
@@ -68,11 +69,16 @@ class PriorSwitchArgs(Args):
     )
     start: Unit | None = Field(None, description="Fraction of the steps after which it acts.")
     end: Unit | None = Field(None, description="Fraction of the steps after which it stops.")
+    guide: float | None = Field(
+        None, ge=0.0, le=10.0, description="Guidance weight of its loss during sampling (0 off)."
+    )
+    guide_every: int | None = Field(None, ge=1, le=50, description="Guide every n-th step.")
 
     @model_validator(mode="after")
     def _something(self) -> PriorSwitchArgs:
-        if self.enabled is None and self.weight is None and self.start is None and self.end is None:
-            raise ValueError("give at least one of enabled, weight, start, end")
+        given = (self.enabled, self.weight, self.start, self.end, self.guide, self.guide_every)
+        if all(value is None for value in given):
+            raise ValueError("give at least one of enabled, weight, start, end, guide, guide_every")
         return self
 
 
@@ -149,6 +155,8 @@ def tools(box: Toolbox) -> list[BaseTool]:
         weight: float | None = None,
         start: float | None = None,
         end: float | None = None,
+        guide: float | None = None,
+        guide_every: int | None = None,
     ) -> str:
         current = current_priors(box)
         edits: list[EditBase] = []
@@ -161,6 +169,8 @@ def tools(box: Toolbox) -> list[BaseTool]:
             low = start if start is not None else (prior.start if prior is not None else 0.0)
             high = end if end is not None else (prior.end if prior is not None else 1.0)
             edits.append(SetStepRange(kind=kind, start=low, end=high))
+        if guide is not None or guide_every is not None:
+            edits.append(SetGuide(kind=kind, weight=guide, every=guide_every))
         return apply_edits(edits)
 
     try:

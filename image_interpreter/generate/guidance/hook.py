@@ -123,7 +123,8 @@ class GuidedSampling:
             self.free()
             self.stride *= 2
             self.fallback = (
-                f"out of memory at step {index + 1}: guiding every {self.stride}th guided step"
+                f"out of memory at step {index + 1}: guiding every {_ordinal(self.stride)}"
+                " guided step"
                 if self.stride <= total
                 else f"out of memory at step {index + 1}: guidance off for the rest"
             )
@@ -157,3 +158,7 @@ class GuidedSampling:
     def _note(self, text: str) -> None:
         if self.notes is not None:
             self.notes(text)
+
+
+def _ordinal(number: int) -> str:
+    return f"{number}{'nd' if number == 2 else 'th'}"  # strides are 2, 4, 8, ...

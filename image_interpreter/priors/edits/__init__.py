@@ -26,7 +26,7 @@ from pydantic import Field, TypeAdapter, ValidationError
 
 from image_interpreter.errors import EditError
 from image_interpreter.priors.edits.base import EDIT_TYPES, EditBase, register_edit
-from image_interpreter.priors.edits.controls import SetEnabled, SetStepRange, SetWeight
+from image_interpreter.priors.edits.controls import SetEnabled, SetGuide, SetStepRange, SetWeight
 from image_interpreter.priors.edits.depth import (
     BlurDepth,
     FlattenDepth,
@@ -93,6 +93,7 @@ Edit = Annotated[
     | SetEnabled
     | SetWeight
     | SetStepRange
+    | SetGuide
     # text
     | SetCaption
     | AmendCaption
@@ -233,6 +234,7 @@ __all__ = [
     "SetExpression",
     "SetGesture",
     "SetGuidance",
+    "SetGuide",
     "SetNegativePrompt",
     "SetSeed",
     "SetSize",

@@ -18,7 +18,7 @@ from image_interpreter.agent.interpreter.words import (
     number,
     prior_kind,
 )
-from image_interpreter.priors.edits import SetEnabled, SetStepRange, SetWeight
+from image_interpreter.priors.edits import SetEnabled, SetGuide, SetStepRange, SetWeight
 
 _ONE = (
     rf"(?:(?:the|that|this|our|my)\s+)?(?:{alternatives(PRIOR_NAMES)})"
@@ -40,6 +40,85 @@ def _switch(ctx: Context, said: str, enabled: bool) -> list[Any]:
         ctx.check_prior(kind, verb)
         actions.append(SetEnabled(kind=kind, enabled=enabled))
     return actions
+
+
+# --- prior guidance (a prior's loss steering sampling), before the ControlNet words ----------
+
+_GUIDANCE = r"(?:(?:prior|consistency|loss)\s+)?guidance"
+_GUIDE_UP = r"harder|more\s+strongly|more|stronger|firmly|tighter"
+_GUIDE_DOWN = r"less\s+strongly|less|softer|weaker|more\s+gently|gently|lighter|looser"
+_EVERY = r"every\s+(?P<every>other|second|third|fourth|\d+(?:st|nd|rd|th)?)\s+steps?"
+_EVERY_WORDS = {"other": 2, "second": 2, "third": 3, "fourth": 4}
+
+
+def _every(said: str | None) -> int | None:
+    if said is None:
+        return None
+    text = said.lower()
+    return _EVERY_WORDS.get(text) or int(re.sub(r"\D", "", text) or 1)
+
+
+def _guides(ctx: Context, kind_text: str, **fields: Any) -> list[Any]:
+    actions = []
+    for kind in kinds(kind_text):
+        ctx.check_prior(kind, "guide with")
+        chosen = dict(fields)
+        if chosen.get("weight") is None and chosen.get("factor") is None:
+            prior = ctx.prior(kind)  # 'guide with the depth': on at 1 unless it already guides
+            chosen["weight"] = (prior.guide.weight if prior is not None else 0.0) or 1.0
+        found = ctx.build(lambda k=kind, f=chosen: SetGuide(kind=k, **f))
+        if found:
+            actions.append(found)
+    return actions
+
+
+@rule(
+    "controls.guide_off",
+    rf"(?:no|without)\s+(?:any\s+)?{_GUIDANCE}(?:\s+(?:at\s+all|please|this\s+time))?",
+    rf"(?:turn|switch|shut)\s+off\s+(?:all\s+)?(?:the\s+)?{_GUIDANCE}",
+    rf"(?:turn|switch|shut)\s+(?:all\s+)?(?:the\s+)?{_GUIDANCE}\s+off",
+    r"(?:stop|don'?t|do\s+not)\s+guid(?:e|ing)(?:\s+(?:at\s+all|any\s*more|anymore))?",
+    rf"(?:all\s+)?{_GUIDANCE}\s+off",
+)
+def guide_off(m: Match, ctx: Context) -> list[Any]:
+    return [SetGuide(kind="all", weight=0.0)]
+
+
+@rule(
+    "controls.guide_joint",
+    rf"(?:guide|use)\s+(?:with\s+)?(?:the\s+)?(?:joint|cross[-\s]related|combined)\s+(?:loss|{_GUIDANCE})"
+    rf"(?:\s+(?P<dir>{_GUIDE_UP}|{_GUIDE_DOWN}))?",
+    r"(?:make\s+)?(?:the\s+|all\s+)?priors\s+agree(?:\s+with\s+each\s+other)?",
+)
+def guide_joint(m: Match, ctx: Context) -> list[Any]:
+    direction = (first(m, "dir") or "").lower()
+    if not direction:
+        return [SetGuide(kind="joint", factor=2.0)]
+    up = bool(re.fullmatch(_GUIDE_UP, direction))
+    return [SetGuide(kind="joint", factor=2.0 if up else 0.5)]
+
+
+@rule(
+    "controls.guide",
+    rf"(?P<stop>stop|don'?t|do\s+not)\s+guid(?:e|ing)\s+(?:with|by|using)\s+{PRIORS}",
+    rf"guide\s+(?:it\s+|the\s+(?:picture|image|sampling)\s+)?(?:(?:with|by|using|along|towards?)\s+)?"
+    rf"{PRIORS}(?:\s+(?P<dir>{_GUIDE_UP}|{_GUIDE_DOWN}))?(?:\s+(?:at|to|with\s+weight)\s+(?P<v>{NUM}))?"
+    rf"(?:\s+{_EVERY})?",
+    rf"(?P<dir2>{_GUIDE_UP}|{_GUIDE_DOWN})\s+{_GUIDANCE}\s+(?:from|on|by|with|for)\s+{PRIORS}",
+    rf"(?:set\s+)?(?:the\s+)?{_GUIDANCE}\s+(?:weight\s+)?(?:of|for|on|from|by)\s+{PRIORS}"
+    rf"\s+(?:to|at|=)\s*(?P<v2>{NUM})",
+    rf"(?:set\s+)?{PRIORS}\s+guidance\s+(?:weight\s+)?(?:to|at|=)\s*(?P<v3>{NUM})",
+)
+def guide(m: Match, ctx: Context) -> list[Any]:
+    if first(m, "stop"):
+        return _guides(ctx, m["priors"], weight=0.0)
+    value = first(m, "v", "v2", "v3")
+    direction = (first(m, "dir", "dir2") or "").lower()
+    factor = None
+    if direction:
+        factor = 2.0 if re.fullmatch(_GUIDE_UP, direction) else 0.5
+    weight_ = number(value) if value is not None else None
+    return _guides(ctx, m["priors"], weight=weight_, factor=factor, every=_every(first(m, "every")))
 
 
 @rule(
