@@ -121,3 +121,18 @@ def test_what_the_body_vocabulary_asks_for_applies_to_two_real_people():
         found = interpret(text, priors)
         assert found.actions, text
         apply_all(found.actions, priors)
+
+
+def test_more_of_a_leg_raise_goes_higher_and_more_of_a_turn_turns_again():
+    priors = example_priorset()
+    once = apply_all(interpret("raise the left leg", priors).actions, priors)
+    twice = apply_all(interpret("raise the left leg more", once).actions, once)
+    knee = [p.people.people[0].body["left_knee"].y for p in (priors, once, twice)]
+    assert knee[0] > knee[1] > knee[2]  # y grows downwards: each time higher
+    turned = interpret("turn her head more to the left", once)
+    assert [(a.preset, a.side) for a in turned.actions] == [("turn_head", "left")]
+
+
+def test_an_amount_said_with_a_kick_is_kept():
+    (action,) = interpret("kick with the right leg 45 degrees").actions
+    assert (action.preset, action.side, action.amount) == ("kick", "right", 45.0)

@@ -57,6 +57,7 @@ PRESET_AMOUNTS: dict[str, tuple[str, float, float]] = {
     "bend_knee": ("knee flexion in degrees", 1.0, 160.0),
     "tilt_head": ("degrees the head tilts towards that shoulder", -70.0, 70.0),
     "raise_leg": ("degrees the hip flexes (the thigh raised)", 1.0, 135.0),
+    "kick": ("degrees the straight leg is kicked up", 1.0, 135.0),
     "turn_head": ("degrees the head turns by", 1.0, 90.0),
     "look_up": ("degrees the face turns up by", 1.0, 60.0),
     "look_down": ("degrees the face turns down by", 1.0, 60.0),

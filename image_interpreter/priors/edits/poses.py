@@ -159,7 +159,10 @@ def _angles(pose: Pose, frontal: dict[str, float], profile: dict[str, float]) ->
 def raise_leg(pose: Pose, side: str, amount: float | None) -> None:
     """Leg raised at the hip `amount`° (default 60 in profile, forwards; 45 seen from the front,
     out to the side), knee bent so the shin hangs down; the other foot stays on the ground."""
-    hip = amount if amount is not None else (45.0 if pose.frontal else 60.0)
+    hip = amount
+    if hip is None:  # the default, or higher than it already is ('raise the leg more')
+        default, now = (45.0 if pose.frontal else 60.0), pose.angle(f"{side}_thigh") or 0.0
+        hip = default if now < default - 5.0 else min(now + 30.0, 120.0)
     knee = min(hip, 160.0) if pose.frontal else min(hip + 10.0, 160.0)
     pose.set(f"{side}_thigh", hip)
     pose.set(f"{side}_shin", knee)
@@ -174,9 +177,10 @@ def lower_leg(pose: Pose, side: str, amount: float | None) -> None:
 
 @preset("kick", "leg")
 def kick(pose: Pose, side: str, amount: float | None) -> None:
-    """A straight leg kicked forwards (out to the side, seen from the front)."""
+    """A straight leg kicked forwards `amount`° (default 80; 60 out to the side, seen from the
+    front)."""
     pose.set(f"{side}_shin", 0.0)
-    pose.set(f"{side}_thigh", 60.0 if pose.frontal else 80.0)
+    pose.set(f"{side}_thigh", amount if amount is not None else (60.0 if pose.frontal else 80.0))
 
 
 @preset("kick_side", "leg")
@@ -501,7 +505,7 @@ def _whole(text: str) -> Callable[[str, str, float | None], str]:
 SUMMARIES.update({
     "raise_leg": _leg("raised {legs}{to}, knee bent"),
     "lower_leg": _leg("lowered {legs}, straight"),
-    "kick": _leg("kicked forwards with {legs}"),
+    "kick": _leg("kicked forwards with {legs}{to}"),
     "kick_side": _leg("kicked sideways with {legs}"),
     "step_forward": _leg("stepped forwards with {legs}"),
     "cross_legs": _whole("crossed {who} legs"),

@@ -27,7 +27,7 @@ LEAD = (
     rf"(?:(?:(?:make|have|let|get|tell|ask|want)\s+{P}\s+(?:to\s+)?)"
     rf"|(?:i'?d\s+like|i\s+would\s+like|i\s+want|i\s+need|i'?d\s+love)\s+{P}\s+to\s+"
     rf"|(?:could|can|would|will|should|might)\s+{P}\s+(?:please\s+)?"
-    rf"|{P}\s+(?:should|must|needs?\s+to|has\s+to|will|could|can|is\s+going\s+to)\s+)?"
+    rf"|{P}\s+(?:should|must|needs?\s+to|has\s+to|will|could|can|is\s+going\s+to|is|are)\s+)?"
 )
 
 

@@ -23,7 +23,7 @@ LIFT = Scale(small=30.0, medium=60.0, large=90.0, full=120.0, half=45.0)  # hip 
 _LEG = r"(?P<part>legs?|knees?|foot|feet|thighs?)"
 _LEG_ONLY = r"(?P<part>legs?|foot|feet)"
 _WITH_LEG = rf"(?:\s+(?:with|using)\s+{_WHOSE}{_LEG_ONLY})"
-_UP = r"(?:\s+(?:up|high|higher|upwards?|in\s+the\s+air|off\s+the\s+ground|forwards?))"
+_UP = r"(?:\s+(?:up|high|higher|upwards?|in\s+the\s+air|off\s+the\s+ground|forwards?|more|further))"
 _BE = r"(?:be\s+)?"
 
 
@@ -68,13 +68,14 @@ def lower_leg(m: Match, ctx: Context) -> list[Any]:
 
 @rule(
     "legs.kick",
-    rf"kick(?:s|ing)?(?:\s+(?:forwards?|ahead|out|high))?{_WITH_LEG}?(?:\s+(?:forwards?|ahead))?",
-    rf"kick\s+{_WHOSE}{_LEG_ONLY}(?:\s+(?:forwards?|out|high|up))?",
+    rf"kick(?:s|ing)?(?:\s+(?:forwards?|ahead|out|high|higher))?{_WITH_LEG}?(?:\s+(?:forwards?|ahead))?"
+    rf"(?:\s+{q()})?",
+    rf"kick\s+{_WHOSE}{_LEG_ONLY}(?:\s+(?:forwards?|out|high|higher|up))?(?:\s+{q()})?",
     rf"(?:do|give|throw)\s+a\s+(?:front\s+)?kick{_WITH_LEG}?",
     people=True,
 )
 def kick(m: Match, ctx: Context) -> list[Any]:
-    return _preset(ctx, "kick", _sides(ctx, m, part="leg"))
+    return _preset(ctx, "kick", _sides(ctx, m, part="leg"), _hip(qty(m)))
 
 
 _SIDEWAYS = r"(?:sideways|to\s+the\s+side|out\s+to\s+the\s+side|sidewards|out\s+sideways)"
@@ -137,7 +138,7 @@ _SEAT = rf"(?:a\s+|the\s+|{P}\s+)?(?:chair|bench|stool|seat|sofa|couch|box|step|
 
 @rule(
     "legs.sit",
-    rf"{_BE}(?:sit|sits|sitting|sat|seated)(?:\s+down)?(?:\s+(?:on|in)\s+{_SEAT})?",
+    rf"{_BE}(?:sit|sits|sitting|sat|seated)(?:\s+down)?(?:\s+(?:on|in)\s+(?:{_SEAT}|the\s+(?:floor|ground)))?",
     rf"sit\s+{P}\s+(?:down|(?:on|in)\s+{_SEAT})(?:\s+(?:on|in)\s+{_SEAT})?",
     r"(?:take|have)\s+a\s+seat",
     people=True,

@@ -16,7 +16,8 @@ from image_interpreter.agent.interpreter.rules.base import Match, P, first, q, q
 from image_interpreter.agent.interpreter.rules.pose import _WHO, _WHOSE, TURN, _degrees, _preset
 
 _BE = r"(?:be\s+)?"
-_TO = rf"(?:(?:to(?:wards?)?|over\s+to|toward)\s+(?:(?:the|{P})\s+)?)?"
+_MORE = r"(?:(?:more|further|again|some\s+more)\s+)?"  # relative turns: 'more' is one more step
+_TO = rf"{_MORE}(?:(?:to(?:wards?)?|over\s+to|toward)\s+(?:(?:the|{P})\s+)?)?"
 _LR = r"(?P<side>left|right)(?:wards?|\s+side)?"
 _HEAD = r"(?:head|face)"
 
@@ -94,8 +95,8 @@ def lean(m: Match, ctx: Context) -> list[Any]:
     return _one(ctx, m, "lean", 60.0)
 
 
-_FORWARD = r"(?P<fwd>forwards?|in|over|towards?\s+the\s+camera|ahead)"
-_BACK = r"(?P<back>back|backwards?|away|against\s+the\s+wall)"
+_FORWARD = r"(?P<fwd>forwards?|in|over|towards?\s+the\s+camera|ahead)(?:\s+(?:more|further))?"
+_BACK = r"(?P<back>back|backwards?|away|against\s+the\s+wall)(?:\s+(?:more|further))?"
 
 
 @rule(
