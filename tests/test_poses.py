@@ -246,3 +246,14 @@ def test_sitting_in_profile_is_described_as_sitting():
 
     posed = apply(preset("sit"), priors_with(profile_person())).people.people[0]
     assert pose_summary(posed, ASPECT).split("; ")[0] == "sitting"
+
+
+def test_a_foot_reaches_the_other_knee_bending_its_own_knee_the_way_knees_bend():
+    priors = priors_with(profile_person())
+    edit = {"op": "reach", "side": "right", "to": "left_knee", "limb": "leg"}
+    posed = apply(edit, priors).people.people[0]
+    knee = kin.point(posed, "left_knee", ASPECT)
+    assert math.dist(kin.point(posed, "right_ankle", ASPECT), knee) <= 0.01 * DIAGONAL
+    assert bones(posed) == pytest.approx(bones(priors.people.people[0]), rel=1e-6)
+    assert not within_limits(posed, ASPECT)
+    assert "cannot reach" not in describe(edit, priors)

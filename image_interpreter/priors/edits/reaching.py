@@ -32,7 +32,7 @@ def _miss_note(reached: ik.Reached, aspect_: float, who: str, what: str) -> list
     if reached.reached(aspect_):
         return []
     share = reached.miss / math.hypot(aspect_, 1.0)
-    return [f"{who} cannot reach {what}: the hand stopped {share:.0%} of the picture short"]
+    return [f"{who} cannot reach {what}: it stopped {share:.0%} of the picture short"]
 
 
 def _part_words(part: str) -> str:
@@ -45,19 +45,24 @@ def _part_words(part: str) -> str:
 class Reach(EditBase):
     """Put a hand (the subject's own `side`) on a body part: head, face (in front of it), mouth,
     neck, chest, belly, back (behind it), a shoulder, elbow, hip, knee or ankle; of the same
-    person, or of person `of`. The arm bends at the elbow to get there (two-bone IK)."""
+    person, or of person `of`. The arm bends at the elbow to get there (two-bone IK); with
+    `limb` "leg" the foot goes there instead, bending the knee ('right foot on the left knee')."""
 
     op: Literal["reach"] = "reach"
     person: PersonNumber = 1
-    side: Literal["left", "right"] = Field("right", description="The reaching hand.")
+    side: Literal["left", "right"] = Field("right", description="The reaching hand or foot.")
     to: ik.BodyPart
     of: PersonNumber | None = Field(None, description="Whose body part; None: their own.")
+    limb: Literal["arm", "leg"] = Field("arm", description="arm: the hand reaches; leg: the foot.")
 
     @model_validator(mode="after")
     def _not_itself(self) -> Reach:
         own = self.of is None or self.of == self.person
-        if own and self.to in (f"{self.side}_elbow", f"{self.side}_shoulder"):
-            raise ValueError(f"the {self.side} hand cannot reach its own {self.to.split('_')[1]}")
+        parts = ("elbow", "shoulder") if self.limb == "arm" else ("knee", "hip", "ankle")
+        if own and self.to in tuple(f"{self.side}_{p}" for p in parts):
+            raise ValueError(
+                f"the {self.side} {self.limb} cannot reach its own {self.to.split('_')[1]}"
+            )
         return self
 
     def _run(self, priors: PriorSet, notes: list[str]) -> PriorSet:
@@ -65,11 +70,11 @@ class Reach(EditBase):
         person = person_at(priors, self.person)
         owner = person if self.of in (None, self.person) else person_at(priors, self.of)
         target = ik.body_target(owner, self.to, self.side, a, self.of or self.person)
-        reached = ik.solve(person, "arm", self.side, target, a, notes, self.person)
-        notes.extend(_miss_note(reached, a, f"person {self.person}'s {self.side} hand",
+        reached = ik.solve(person, self.limb, self.side, target, a, notes, self.person)
+        notes.extend(_miss_note(reached, a, f"person {self.person}'s {self.side} {self._end()}",
                                 self._where()))  # fmt: skip
         moved = reached.person
-        if self.to == "back":
+        if self.to == "back" and self.limb == "arm":
             moved = _hidden(moved, self.side)
         return replace_person(priors, self.person, moved)
 
@@ -77,8 +82,11 @@ class Reach(EditBase):
         whose = "" if self.of in (None, self.person) else f" of person {self.of}"
         return _part_words(self.to) + whose
 
+    def _end(self) -> str:
+        return "hand" if self.limb == "arm" else "foot"
+
     def summary(self) -> str:
-        return f"put person {self.person}'s {self.side} hand {self._where()}"
+        return f"put person {self.person}'s {self.side} {self._end()} {self._where()}"
 
 
 def _hidden(person: Person, side: str) -> Person:

@@ -182,8 +182,8 @@ SIDED = {"shoulder", "elbow", "hip", "knee", "ankle"}
 _TARGET = "|".join(sorted(TARGETS, key=len, reverse=True)).replace(" ", r"\s+")
 _ON = r"(?P<prep>on|onto|on\s+top\s+of|over|to|against|at|in\s+front\s+of|behind|across)"
 _PART = rf"(?:(?:{P}|the|{P}\s+own)\s+)?(?:(?P<tside>left|right|other)\s+)?(?P<target>{_TARGET})"
-_HAND = r"(?P<part>hands?|arms?|palms?|fingers?)"
-_WITH = rf"(?:\s+(?:with|using)\s+{_WHOSE}(?P<part2>hands?|fingers?|palms?))"
+_HAND = r"(?P<part>hands?|arms?|palms?|fingers?|foot|feet)"
+_WITH = rf"(?:\s+(?:with|using)\s+{_WHOSE}(?P<part2>hands?|fingers?|palms?|foot|feet))"
 
 
 @rule(
@@ -200,14 +200,15 @@ def reach(m: Match, ctx: Context) -> list[Any] | None:
     if part == "back" and prep not in ("behind", "on", "") and not first(m, "verb"):
         return None
     tside = (first(m, "tside") or "").lower()
-    hand_part = first(m, "part", "part2") or "hand"
-    plural = hand_part.lower().endswith("s") and not hand_part.lower().endswith("ss")
+    hand_part = (first(m, "part", "part2") or "hand").lower()
+    limb = "leg" if hand_part in ("foot", "feet") else "arm"
+    plural = hand_part.endswith("s") or hand_part == "feet"
     side_said = (first(m, "side") or "").lower()
     if plural and not side_said:
         sides = ["left", "right"]
     else:
         sides = [s for s in _sides(ctx, m, part="hand") if s != "both"] or ["left", "right"]
-    if part == "head" and prep == "behind":
+    if part == "head" and prep == "behind" and limb == "arm":
         return _preset(ctx, "hands_behind_head", ["both"]) if len(sides) == 2 else None
     actions = []
     for side in sides:
@@ -225,7 +226,9 @@ def reach(m: Match, ctx: Context) -> list[Any] | None:
         else:
             to = part
         for n in ctx.people():
-            made = ctx.build(lambda n=n, side=side, to=to: Reach(person=n, side=side, to=to))
+            made = ctx.build(
+                lambda n=n, side=side, to=to: Reach(person=n, side=side, to=to, limb=limb)
+            )
             if made is not None:
                 actions.append(made)
     return actions
