@@ -11,7 +11,7 @@
       seen.add(img);
       const replies = document.querySelectorAll('[data-step-type="assistant_message"]');
       const latest = replies[replies.length - 1];
-      if (latest && latest.contains(img)) img.scrollIntoView({ block: "end", behavior: "smooth" });
+      if (latest && latest.contains(img)) img.scrollIntoView({ block: "end" });
     },
     true,
   );
