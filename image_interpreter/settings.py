@@ -168,6 +168,11 @@ class GenerationConfig(BaseModel):
         description="Decoder of the predicted clean latent for prior guidance: the full VAE, or"
         " a tiny autoencoder (TAESD, role 'guidance.decoder'): much faster, a little blurrier.",
     )
+    guidance_decoder: Literal["vae", "tiny"] = Field(
+        "vae",
+        description="Decoder of the predicted clean latent for prior guidance: the full VAE, or"
+        " a tiny autoencoder (TAESD, role 'guidance.decoder'): much faster, a little blurrier.",
+    )
 
 
 class Settings(BaseSettings):
@@ -192,6 +197,12 @@ class Settings(BaseSettings):
     models: dict[str, str] = Field(
         default_factory=dict,
         description="Per-role model id overrides, e.g. {'sd.base': 'my/model'}.",
+    )
+    controlnet_plus_plus: Path | None = Field(
+        None,
+        description="Folder holding the ControlNet++ checkpoints (`hf download"
+        " limingcv/ControlNet-Plus-Plus --repo-type space --include 'checkpoints/*'`): on"
+        " sd15 the segmentation, depth, canny, lineart and soft-edge roles use them.",
     )
     device: str = Field("auto", description="'auto', 'cpu', 'cuda', 'cuda:1', 'mps'.")
     dtype: DType = Field("auto", description="'auto' picks float16 on CUDA, float32 elsewhere.")

@@ -80,6 +80,9 @@ def model_id(role: str, settings: Settings) -> str:
     override = settings.models.get(role)
     if override:
         return override
+    plus = controlnet_plus_plus(role, settings)
+    if plus is not None:
+        return plus
     chosen = entry.for_profile(settings.profile)
     if chosen is None:
         raise ModelUnavailable(
@@ -95,6 +98,28 @@ def model_id(role: str, settings: Settings) -> str:
 # mode per image, so which ids are union models is stated here, never guessed from a config.
 _UNION_SDXL = "xinsir/controlnet-union-sdxl-1.0"
 _UNION_CONTROLNETS: set[str] = {_UNION_SDXL}
+
+
+# ControlNet++ (Li et al., ECCV 2024): SD 1.5 ControlNets fine-tuned on a cycle-consistency
+# reward, in diffusers format, in the Hugging Face Space limingcv/ControlNet-Plus-Plus under
+# checkpoints/<name>/controlnet. A Space is not loadable by hub id, so `controlnet_plus_plus`
+# names the folder it was downloaded to; the roles they cover then use them on SD 1.5.
+CONTROLNET_PLUS_PLUS: dict[str, str] = {
+    "controlnet.segmentation": "seg",
+    "controlnet.depth": "depth",
+    "controlnet.canny": "canny",
+    "controlnet.lineart": "lineart",
+    "controlnet.softedge": "hed",
+}
+
+
+def controlnet_plus_plus(role: str, settings: Settings) -> str | None:
+    """The ControlNet++ checkpoint folder for `role`, when one is configured and covers it."""
+    folder = getattr(settings, "controlnet_plus_plus", None)
+    name = CONTROLNET_PLUS_PLUS.get(role)
+    if folder is None or name is None or settings.profile != "sd15":
+        return None
+    return str(folder / "checkpoints" / name / "controlnet")
 
 
 def register_union_controlnet(model_id: str) -> None:

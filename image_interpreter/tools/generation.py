@@ -109,8 +109,14 @@ def tools(box: Toolbox) -> list[BaseTool]:
         request = GenerationRequest(priors=priors, mode=mode, candidates=wanted, seed=seed)
         generator = box.services.generating()
 
+        done = [0.0]
+
         def progress(step: int, total: int, preview: object) -> None:
-            box.report("generating", step / max(total, 1))
+            done[0] = step / max(total, 1)
+            box.report("generating", done[0])
+
+        def guiding(text: str) -> None:  # prior guidance: model loads, guided steps, fallbacks
+            box.report(f"generating: {text}", done[0])
 
         def draw_and_rank() -> tuple[list, list[dict[str, float]] | None, str | None]:
             """One device job for both, so with many sessions a request's ranking does not
@@ -120,6 +126,7 @@ def tools(box: Toolbox) -> list[BaseTool]:
                 read_artifact=session.read_artifact,
                 progress=progress,
                 render_cache=box.render_cache,
+                notes=guiding,
             )
             try:
                 ranked = rank(
@@ -138,6 +145,8 @@ def tools(box: Toolbox) -> list[BaseTool]:
         drawn, scores, problem = box.on_device(draw_and_rank)
         if problem:
             notes.append(problem)
+        fallbacks = {c.recipe.prior_guidance.fallback for c in drawn if c.recipe.prior_guidance}
+        notes += sorted(f"guidance {text}" for text in fallbacks if text)
         record = store_candidates(session, priors.version, drawn, scores)
         return _generation_text(record, notes, priors)
 
