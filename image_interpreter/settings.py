@@ -127,6 +127,35 @@ def looks_like_openassistant(model: str | None) -> bool:
 # --- generation ---------------------------------------------------------------------------------
 
 
+class ComputeConfig(BaseModel):
+    """Where models run (`IMAGE_INTERPRETER_COMPUTE__*`): in this process on the per-device
+    queue ('local', nothing to start), or as Ray Serve deployments shared by every app process
+    ('ray'; see README "Running for a team")."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    backend: Literal["local", "ray"] = Field("local", description="'local' or 'ray'.")
+    address: str | None = Field(
+        None,
+        description="The Ray cluster (ray://host:10001 or 'auto'); default: the cluster this"
+        " process is connected to, else a new local one.",
+    )
+    app_name: str = Field("image-interpreter", description="The Serve application's name.")
+    generator_gpus: float = Field(1.0, ge=0, description="GPUs per generator replica.")
+    extractor_gpus: float = Field(0.25, ge=0, description="GPUs per extractor replica.")
+    cpus_per_replica: float = Field(1.0, gt=0, description="CPUs per replica.")
+    min_generator_replicas: int = Field(1, ge=0, description="Autoscaling lower bound.")
+    max_generator_replicas: int = Field(1, ge=1, description="Autoscaling upper bound.")
+    min_extractor_replicas: int = Field(1, ge=0, description="Autoscaling lower bound.")
+    max_extractor_replicas: int = Field(1, ge=1, description="Autoscaling upper bound.")
+    models_per_extractor_replica: int = Field(
+        4, ge=1, description="Extractor models one replica keeps loaded (model multiplexing)."
+    )
+    retries: int = Field(
+        1, ge=0, description="A request whose replica died is sent again this many times."
+    )
+
+
 class GenerationConfig(BaseModel):
     """How the generator uses memory and time (`IMAGE_INTERPRETER_GENERATION__*`)."""
 
@@ -214,6 +243,9 @@ class Settings(BaseSettings):
         default_factory=LLMConfig, description="The agent's LLM; default: no LLM (interpreter)."
     )
     generation: GenerationConfig = Field(default_factory=GenerationConfig)
+    compute: ComputeConfig = Field(
+        default_factory=ComputeConfig, description="Where models run: this process or Ray Serve."
+    )
     trusted_hub_repos: list[str] = Field(
         default_factory=list,
         description="torch.hub repositories allowed to run their code (e.g. 'ultralytics/yolov5').",

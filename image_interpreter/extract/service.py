@@ -19,6 +19,7 @@ from PIL import Image
 from pydantic import TypeAdapter, ValidationError
 
 from image_interpreter.artifacts import ArtifactStore, open_artifact_store
+from image_interpreter.compute import is_remote
 from image_interpreter.durable import write_atomic
 from image_interpreter.errors import ExtractionError, ImageInterpreterError
 from image_interpreter.extract.base import ExtractContext, Extractor, Params, Progress
@@ -43,6 +44,11 @@ class ExtractionService:
         self.cache_dir = settings.data_dir / "extract-cache"
         self._instances: dict[str, Extractor] = {}
         self._lock = threading.Lock()
+        self.remote = None  # compute.backend = "ray": models run on the extractor deployment
+        if is_remote(settings):
+            from image_interpreter.compute.remote import RemoteExtraction
+
+            self.remote = RemoteExtraction(settings)
         self.model_runs = 0  # how many times a model actually ran (cache misses), for tests/bench
 
     def instance(self, name: str) -> Extractor:
@@ -89,6 +95,13 @@ class ExtractionService:
                 put(blob)  # link to the caller's session (stored once, not written again)
             return prior
         ctx = ExtractContext(put_artifact=put, progress=progress or (lambda what, done: None))
+        if self.remote is not None:
+            ctx.progress(f"running {extractor.name} on the cluster", 0.1)
+            prior, blobs = self.remote.run(extractor.name, image, checked.model_dump(mode="json"))
+            for blob in blobs:
+                put(blob)
+            self.model_runs += 1
+            return self._finish(extractor, checked, key, prior, ctx)
         ctx.progress(f"loading {extractor.name}", 0.0)
         try:
             extractor.ensure_loaded()
@@ -111,6 +124,12 @@ class ExtractionService:
                     f"{extractor.name} failed on this image: {type(exc).__name__}: {exc}"
                 ) from exc
             self.model_runs += 1
+        return self._finish(extractor, checked, key, prior, ctx)
+
+    def _finish(
+        self, extractor: Extractor, checked: Params, key: str, prior: Prior, ctx: ExtractContext
+    ) -> Prior:
+        """Provenance, the cache entry, and the last progress report of a computed prior."""
         prior = prior.model_copy(
             update={
                 "provenance": Provenance(
@@ -156,6 +175,8 @@ class ExtractionService:
     ) -> None:
         """One `ModelUnavailable` naming every model that the named extractors would load and
         cannot (offline, not cached), before any of them runs; cached results need no model."""
+        if self.remote is not None:
+            return  # the models live on the cluster's replicas, not here
         roles: list[str] = []
         for name in names:
             extractor = self.instance(name)

@@ -12,6 +12,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from image_interpreter.compute import is_remote
 from image_interpreter.priors.render import RenderCache
 from image_interpreter.rank.scoring import RankWeights
 from image_interpreter.session import Session, SessionStore
@@ -50,9 +51,14 @@ class Services:
     def generating(self) -> Generator:
         with self._building:
             if self.generator is None:
-                from image_interpreter.generate.generator import Generator
+                if is_remote(self.settings):  # the generator deployment, same method
+                    from image_interpreter.compute.remote import RemoteGenerator
 
-                self.generator = Generator(self.settings)
+                    self.generator = RemoteGenerator(self.settings)  # type: ignore[assignment]
+                else:
+                    from image_interpreter.generate.generator import Generator
+
+                    self.generator = Generator(self.settings)
             return self.generator
 
     def upscaling(self) -> Upscaler:
@@ -115,6 +121,8 @@ class Toolbox:
 
         with self.model_time():
             if self.queue is None or current_job() is not None:  # already on a device's worker
+                return work()
+            if is_remote(self.settings):  # the cluster queues it; waiting here would hold a lane
                 return work()
             from image_interpreter.models import resolve_device
 

@@ -1,0 +1,169 @@
+"""The Ray Serve deployments: the generator (a replica per GPU) and the extractors (fractional
+GPUs, one replica keeping several extractor models, requests routed by extractor name through
+Serve's model multiplexing so they go where that model is already loaded).
+
+Replicas read artifacts from the shared store (`artifacts_url`, S3 for a team) and never write a
+session: they return candidates and a prior's arrays, and the app process stores them in the
+session, so a request retried on another replica stores nothing twice.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import queue
+import threading
+from collections.abc import Iterator
+from typing import Any
+
+from ray import serve
+
+from image_interpreter.settings import Settings
+
+_DONE = object()
+
+
+class GeneratorReplica:
+    """One generator (base pipeline + ControlNets, loaded once) per replica. `generate` streams
+    events: ("replica", actor name), ("progress", step, total, preview), ("note", text), and
+    last ("result", candidates)."""
+
+    def __init__(self, settings: Settings):
+        import torch
+
+        from image_interpreter.artifacts import open_artifact_store
+        from image_interpreter.generate.generator import Generator
+
+        torch.set_num_threads(max(1, int(settings.compute.cpus_per_replica)))
+        self.generator = Generator(settings)
+        self.artifacts = open_artifact_store(settings)
+
+    def generate(self, request: Any, latents: Any = None, embeddings: Any = None) -> Iterator:
+        import ray
+
+        from image_interpreter.generate.errors import GenerationCancelled
+
+        yield ("replica", ray.get_runtime_context().get_actor_name())
+        events: queue.Queue = queue.Queue()
+        stop = threading.Event()
+
+        def progress(step: int, total: int, preview: object) -> None:
+            if stop.is_set():
+                raise GenerationCancelled("The request was cancelled.")
+            events.put(("progress", step, total, preview))
+
+        def work() -> None:
+            try:
+                drawn = self.generator.generate(
+                    request,
+                    read_artifact=self.artifacts.get,
+                    progress=progress,
+                    latents=latents,
+                    embeddings=embeddings,
+                    notes=lambda text: events.put(("note", text)),
+                )
+                events.put(("result", drawn))
+            except BaseException as exc:  # re-raised in the streaming method, for the caller
+                events.put(("error", exc))
+            finally:
+                events.put(_DONE)
+
+        worker = threading.Thread(target=work, name="generate", daemon=True)
+        worker.start()
+        try:
+            while (event := events.get()) is not _DONE:
+                if event[0] == "error":
+                    raise event[1]
+                yield event
+        finally:  # the caller cancelled or went away: stop between steps
+            stop.set()
+
+
+async def _load(self: ExtractorReplica, name: str) -> Any:
+    return await ExtractorReplica.load(self, name)
+
+
+class ExtractorReplica:
+    """Extractor models by name, several per replica (multiplexed), one inference at a time per
+    model. `extract` returns the prior and the arrays it refers to, not yet stored."""
+
+    def __init__(self, settings: Settings):
+        import torch
+
+        self.settings = settings
+        torch.set_num_threads(max(1, int(settings.compute.cpus_per_replica)))
+
+    async def load(self, name: str) -> Any:
+        """The loaded extractor `name` (`build_app` wraps this in `serve.multiplexed`)."""
+        from image_interpreter.extract.registry import find_extractor
+
+        extractor = find_extractor(name)(self.settings)
+        await asyncio.to_thread(extractor.ensure_loaded)
+        return extractor
+
+    async def extract(self, image: Any, params: dict[str, Any]) -> tuple[Any, list[bytes]]:
+        extractor = await self.load(serve.get_multiplexed_model_id())
+        return await asyncio.to_thread(_run, extractor, image, params)
+
+    def loaded(self) -> str:
+        """The extractor name last routed here (for tests of the routing)."""
+        import ray
+
+        return ray.get_runtime_context().get_actor_name()
+
+
+def _run(extractor: Any, image: Any, params: dict[str, Any]) -> tuple[Any, list[bytes]]:
+    from image_interpreter.artifacts import sha256_of
+    from image_interpreter.extract.base import ExtractContext
+
+    blobs: list[bytes] = []
+
+    def keep(data: bytes) -> str:
+        blobs.append(data)
+        return sha256_of(data)
+
+    with extractor.run_lock:
+        prior = extractor.extract(
+            image, extractor.Params.model_validate(params), ExtractContext(put_artifact=keep)
+        )
+    return prior, blobs
+
+
+def build_app(settings: Settings) -> Any:
+    """The Serve application: both deployments, sized by `settings.compute`."""
+    compute = settings.compute
+
+    def options(gpus: float, low: int, high: int) -> dict[str, Any]:
+        return {
+            "ray_actor_options": {"num_cpus": compute.cpus_per_replica, "num_gpus": gpus},
+            "autoscaling_config": {"min_replicas": low, "max_replicas": high},
+        }
+
+    generator = serve.deployment(
+        GeneratorReplica,
+        name="generator",
+        **options(
+            compute.generator_gpus, compute.min_generator_replicas, compute.max_generator_replicas
+        ),
+    )
+    keep = serve.multiplexed(max_num_models_per_replica=compute.models_per_extractor_replica)
+    extractor_cls = type("ExtractorReplica", (ExtractorReplica,), {"load": keep(_load)})
+    extractors = serve.deployment(
+        extractor_cls,
+        name="extractors",
+        **options(
+            compute.extractor_gpus, compute.min_extractor_replicas, compute.max_extractor_replicas
+        ),
+    )
+    return _Ingress.bind(generator.bind(settings), extractors.bind(settings))
+
+
+@serve.deployment(name="ingress", ray_actor_options={"num_cpus": 0})
+class _Ingress:
+    """Holds the two deployments so one application deploys both; callers use their handles
+    directly (`serve.get_deployment_handle`)."""
+
+    def __init__(self, generator: Any, extractors: Any):
+        self.generator, self.extractors = generator, extractors
+
+    def ping(self) -> str:
+        return "ok"
