@@ -136,3 +136,27 @@ def test_more_of_a_leg_raise_goes_higher_and_more_of_a_turn_turns_again():
 def test_an_amount_said_with_a_kick_is_kept():
     (action,) = interpret("kick with the right leg 45 degrees").actions
     assert (action.preset, action.side, action.amount) == ("kick", "right", 45.0)
+
+
+DRESSED = ["the girl in a yellow dress", "the girl in a green dress", "the man wearing a hat"]
+
+
+@pytest.mark.parametrize(
+    ("text", "person"),
+    [
+        ("make the girl in the green dress smile", 2),
+        ("raise the left arm of the man with the hat", 3),
+        ("make the girl in yellow jump", 1),
+        ("the girl wearing the green dress should kneel", 2),
+    ],
+)
+def test_people_are_told_apart_by_what_they_wear(text, person):
+    found = interpret(text, scene(DRESSED))
+    assert [a.person for a in found.actions] == [person]
+    assert found.confidence >= HIGH
+
+
+def test_clothes_nobody_wears_are_said_to_be_missing():
+    found = interpret("make the girl in the red dress smile", scene(DRESSED))
+    assert found.confidence < HIGH
+    assert "wearing red dress" in found.problems[0]

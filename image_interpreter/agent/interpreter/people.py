@@ -48,6 +48,20 @@ _WHERE = (
     r"|left\s+side|right\s+side"
 )
 _POSSESSIVE = r"(?:'s|s'|’s)?"
+# What someone wears, to tell people apart: 'the man in the red shirt', 'the woman in blue'.
+COLOURS = (
+    "red|blue|green|yellow|black|white|grey|gray|pink|purple|orange|brown|beige|navy|striped"
+    "|dark|light|gold|silver"
+)
+GARMENTS = (
+    "t-shirt|shirt|dress|hat|cap|coat|jacket|jeans|skirt|suit|sweater|jumper|hoodie|top|scarf"
+    "|glasses|sunglasses|uniform|shorts|trousers|pants|blouse|vest|boots|shoes|helmet|apron"
+    "|backpack|tie|bag"
+)
+_WEAR = (
+    rf"\s+(?:in|wearing|with)\s+(?:(?:a|an|the)\s+)?(?P<wear>(?:(?:{COLOURS})\s+){{0,2}}"
+    rf"(?:{GARMENTS})|(?:{COLOURS}))\b"
+)
 
 REFERENCE = re.compile(
     r"\b(?:"
@@ -59,8 +73,8 @@ REFERENCE = re.compile(
     rf"|(?:the\s+)?(?P<adj>leftmost|rightmost|left-most|right-most|middle|central|center|centre"
     rf"|left|right)\s+(?P<anoun>{_NOUN}|one)"
     r"|(?:the\s+)?other\s+(?P<other>" + _NOUN + r"|one)"
-    rf"|(?:the|that|this)\s+(?P<noun>{_NOUN}|one(?=\s+(?:on|in|at)\s))"
-    rf"(?:\s+(?:on|at|in)\s+the\s+(?P<where>{_WHERE}))?"
+    rf"|(?:the|that|this)\s+(?P<noun>{_NOUN}|one(?=\s+(?:on|in|at|wearing|with)\s))"
+    rf"(?:\s+(?:on|at|in)\s+the\s+(?P<where>{_WHERE})|{_WEAR})?"
     r"|(?P<pronoun>him|her|them|he|she|they|his|their|hers|himself|herself|themselves|theirs)"
     r")" + _POSSESSIVE + r"(?![\w@])",
     re.IGNORECASE,
@@ -98,6 +112,7 @@ class PersonRef:
     where: Literal["left", "right", "middle"] | None = None
     pronoun: Literal["male", "female", "neutral"] | None = None
     other: bool = False
+    wear: str | None = None  # 'red shirt': words their label must hold
 
 
 def _where(text: str | None) -> Literal["left", "right", "middle"] | None:
@@ -128,7 +143,8 @@ def _ref(m: re.Match[str]) -> PersonRef:
     if m["other"]:
         return PersonRef(text, noun=m["other"].lower(), other=True)
     if m["noun"]:
-        return PersonRef(text, noun=m["noun"].lower(), where=_where(m["where"]))
+        wear = m["wear"].lower() if m["wear"] else None
+        return PersonRef(text, noun=m["noun"].lower(), where=_where(m["where"]), wear=wear)
     word = m["pronoun"].lower()
     if word.startswith(("her", "she")):
         return PersonRef(text, pronoun="female")
@@ -211,6 +227,12 @@ def _matches(noun: str, label: str | None) -> bool | None:
     return bool(said & words)
 
 
+def _wears(wear: str, label: str | None) -> bool:
+    """Does a label ('a man in a red shirt') hold every word of `wear` ('red shirt')?"""
+    said = set(re.findall(r"[a-z-]+", (label or "").lower()))
+    return set(wear.split()) <= said
+
+
 @dataclass
 class Resolved:
     """Person numbers for a reference, how sure, and what the user should be told."""
@@ -277,6 +299,14 @@ class Scene:
         if ref.pronoun is not None:
             return self._pronoun(ref, last, everyone)
         fitting = [n for n in everyone if _matches(ref.noun or "person", self.labels[n - 1])]
+        if ref.wear:
+            wearing = [n for n in fitting if _wears(ref.wear, self.labels[n - 1])]
+            if not wearing:
+                return Resolved(
+                    [fitting[0] if fitting else 1], 0.3,
+                    problem=f"No one here is labelled as wearing {ref.wear}: {self._listing()}.",
+                )  # fmt: skip
+            fitting = wearing
         if not fitting and ref.noun in NOUNS and NOUNS[ref.noun]:
             unknown = [n for n in everyone if self.labels[n - 1] is None]
             fitting = unknown  # unlabelled people may be anyone
