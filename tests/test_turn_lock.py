@@ -137,3 +137,16 @@ def test_threads_in_one_process_share_the_lock_and_it_is_reentrant(database, tmp
             assert result == [False]
         assert lock.acquire(blocking=False)
         lock.release()
+
+
+def test_a_postgresql_restart_between_turns_does_not_break_the_next_turn(postgres, tmp_path):
+    url = postgres.new_database()
+    with SessionStore(url, ArtifactStore(tmp_path / "artifacts")) as store:
+        session = store.create("before the restart")
+        session.add_turn("user", "first turn")
+        postgres.restart()  # every pooled connection is now dead
+        again = store.open(session.id)
+        again.add_turn("user", "second turn")
+        assert [turn.text for turn in again.turns()] == ["first turn", "second turn"]
+        with store.turn_lock(session.id):
+            again.add_turn("assistant", "locked turn")

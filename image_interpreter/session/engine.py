@@ -27,7 +27,9 @@ def make_engine(database_url: str) -> Engine:
     url = make_url(database_url)
     if url.get_backend_name() == "sqlite" and _is_file(url.database):
         Path(url.database).parent.mkdir(parents=True, exist_ok=True)  # like the data folder
-    engine = create_engine(url)
+    # A database server restarted between turns leaves dead pooled connections: check each one
+    # as it is taken (a cheap ping) instead of failing the next turn.
+    engine = create_engine(url, pool_pre_ping=url.get_backend_name() != "sqlite")
     if url.get_backend_name() == "sqlite":
         _configure_sqlite(engine)
     return engine
