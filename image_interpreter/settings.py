@@ -83,6 +83,13 @@ class LLMConfig(BaseModel):
     backoff_max_s: float = Field(8.0, ge=0, le=300, description="Largest retry delay.")
     context_tokens: int = Field(4096, ge=512, le=1_000_000, description="The model's context.")
     max_new_tokens: int = Field(512, ge=16, le=32_768, description="Longest reply generated.")
+    max_answer_chars: int = Field(
+        8000,
+        ge=100,
+        le=1_000_000,
+        description="Longest answer kept from the model (a server may ignore max_new_tokens):"
+        " a stream stops being read there, and the reply says the answer was clipped.",
+    )
     native_tools: NativeTools = "auto"
     chat_format: ChatFormat = Field(
         "auto",

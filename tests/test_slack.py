@@ -632,3 +632,37 @@ def test_the_slack_command_fails_fast_without_tokens(monkeypatch):
     result = runner.invoke(app, ["slack", "--http", "--port", "0"])
     assert isinstance(result.exception, SlackConfigError)
     assert "SLACK_SIGNING_SECRET is not set" in str(result.exception)
+
+
+# --- hardening (issue 10) -------------------------------------------------------------------------
+
+
+def test_a_non_numeric_timestamp_is_refused_with_401_not_500(harness):
+    body = json.dumps({"type": "event_callback", "team_id": TEAM, "event": {"type": "x"}})
+    for stamp in ("abc", "1e9", "", "17.5", "-5"):
+        headers = {
+            "Content-Type": "application/json",
+            "X-Slack-Request-Timestamp": stamp,
+            "X-Slack-Signature": "v0=" + "0" * 64,
+        }
+        response = harness.http.post(harness.url, content=body.encode(), headers=headers)
+        assert response.status_code == 401, (stamp, response.status_code)
+
+
+def test_a_huge_reply_is_posted_in_a_bounded_number_of_messages(harness):
+    from image_interpreter.interfaces.slack import MAX_MESSAGES_PER_REPLY
+
+    key = ThreadKey(TEAM, CHANNEL, "900.000001")
+    harness.bot.post(key, "a line of the reply\n" * 1_500_000)  # 30 MB
+    posted = harness.replies_now("900.000001")
+    assert 1 < len(posted) <= MAX_MESSAGES_PER_REPLY
+    assert all(len(text) <= 4000 for text in posted)
+    assert "is not shown" in posted[-1] and "characters" in posted[-1]
+
+
+def test_a_reply_that_fits_is_posted_whole(harness):
+    key = ThreadKey(TEAM, CHANNEL, "900.000002")
+    text = "\n".join(f"line {n}" for n in range(600))  # two messages' worth
+    harness.bot.post(key, text)
+    posted = harness.replies_now("900.000002")
+    assert len(posted) == 2 and "\n".join(posted) == text

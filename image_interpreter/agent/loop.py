@@ -67,6 +67,7 @@ from image_interpreter.agent.llm import (
     ToolsUnsupported,
     call_with_retries,
 )
+from image_interpreter.agent.llm.clip import clip, clipped_note
 from image_interpreter.agent.llm.deadline import DeadlinePassed, expired, within
 from image_interpreter.agent.llm.text import content_text
 from image_interpreter.agent.llm.tokens import PER_MESSAGE, TokenCounter
@@ -394,6 +395,9 @@ class Agent:
                 continue
             if isinstance(first, Final):
                 answer = first.answer.strip()
+                limit = backend.config.max_answer_chars
+                if reply.clipped or len(answer) > limit:  # never stored or posted verbatim
+                    answer = f"{clip(answer, limit)[0].rstrip()}…\n{clipped_note(limit)}"
                 return answer or self._done_so_far(state, "The model gave an empty answer.")
             actions = [s for s in steps if isinstance(s, Action)]
             if native:

@@ -67,6 +67,7 @@ EVENTS_PATH = "/slack/events"
 MAX_BODY_BYTES = 1024 * 1024
 MAX_TEXT_CHARS = 4000  # what one message may ask; longer text is cut
 _CHUNK_CHARS = 3500  # one Slack message of a reply (Slack cuts at 40k; long ones read badly)
+MAX_MESSAGES_PER_REPLY = 4  # a longer reply is cut, and its last message says so
 _UPLOAD_BATCH = 10  # files per files_upload_v2 call
 _PROGRESS_EVERY_S = 3.0
 _ACCEPTED_SUBTYPES = {None, "file_share", "thread_broadcast"}
@@ -363,8 +364,9 @@ class SlackBot:
             self.upload(key, reply.pictures)
 
     def post(self, key: ThreadKey, text: str) -> None:
-        """Post `text` in the thread, as plain text (no pings, no links made from '<...>')."""
-        for chunk in _chunks(_escape(text), _CHUNK_CHARS):
+        """Post `text` in the thread, as plain text (no pings, no links made from '<...>'), in
+        at most MAX_MESSAGES_PER_REPLY messages."""
+        for chunk in _bounded_chunks(_escape(text), _CHUNK_CHARS, MAX_MESSAGES_PER_REPLY):
             self.client.chat_postMessage(
                 channel=key.channel_id, thread_ts=key.thread_ts, text=chunk, unfurl_links=False
             )
@@ -471,7 +473,8 @@ class SlackBot:
 
 def wsgi_app(bot: SlackBot, path: str = EVENTS_PATH) -> WSGIApplication:
     """The bot as a WSGI application: POST `path` for events, commands and interactivity.
-    Bodies larger than 1 MiB are refused (413) before they are read."""
+    Bodies larger than 1 MiB are refused (413) before they are read; a timestamp that is not a
+    number is refused (401) before the signature is checked."""
     handler = SlackRequestHandler(bot.app, path=path)
 
     def application(environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
@@ -479,6 +482,11 @@ def wsgi_app(bot: SlackBot, path: str = EVENTS_PATH) -> WSGIApplication:
         if not length.isdigit() or int(length) > MAX_BODY_BYTES:
             start_response("413 Payload Too Large", [("Content-Type", "text/plain")])
             return [b"request body too large"]
+        stamp = environ.get("HTTP_X_SLACK_REQUEST_TIMESTAMP")
+        if stamp is not None and not (stamp.isascii() and stamp.isdigit()):
+            # slack-bolt would raise on int() and answer 500: a forged request is a 401
+            start_response("401 Unauthorized", [("Content-Type", "text/plain")])
+            return [b"invalid request timestamp"]
         return handler(environ, start_response)
 
     return application
@@ -542,14 +550,31 @@ def _escape(text: str) -> str:
 
 
 def _chunks(text: str, size: int) -> list[str]:
+    return _bounded_chunks(text, size, len(text) + 1)
+
+
+def _bounded_chunks(text: str, size: int, most: int) -> list[str]:
+    """`text` in pieces of at most `size` characters, cut at a line break where one is near, and
+    at most `most` of them: then the last ends by saying how much was left out. Works on
+    offsets, so a huge text costs only the pieces kept."""
     parts: list[str] = []
-    while len(text) > size:
-        cut = text.rfind("\n", 0, size)
-        cut = cut if cut > size // 2 else size
-        parts.append(text[:cut])
-        text = text[cut:].lstrip("\n")
-    if text.strip():
-        parts.append(text)
+    start, end = 0, len(text)
+    while end - start > size and len(parts) < most:
+        cut = text.rfind("\n", start, start + size)
+        cut = cut if cut > start + size // 2 else start + size
+        parts.append(text[start:cut])
+        start = cut
+        while start < end and text[start] == "\n":
+            start += 1
+    if len(parts) < most:  # the rest fits in one more
+        if text[start:].strip():
+            parts.append(text[start:])
+        return parts
+    if start >= end:
+        return parts
+    left_out = end - start + len(parts[-1])
+    note = f"\n… (the rest of this reply, {left_out:,} characters, is not shown)"
+    parts[-1] = parts[-1][: size - len(note)] + note
     return parts
 
 

@@ -35,6 +35,7 @@ class LLMReply:
     prompt_tokens: int | None = None
     completion_tokens: int | None = None
     prompt_estimated: bool = False
+    clipped: bool = False  # the answer was longer than `max_answer_chars` and was cut
 
     @property
     def text(self) -> str:

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
+from contextlib import closing
 from typing import Any
 
 from langchain_core.messages import (
@@ -26,6 +27,7 @@ from langchain_core.tools import BaseTool
 from pydantic import SecretStr
 
 from image_interpreter.agent.llm.base import LLMBackend, LLMReply, OnToken, usage_of
+from image_interpreter.agent.llm.clip import clip_message
 from image_interpreter.agent.llm.config import LLMConfig
 from image_interpreter.agent.llm.deadline import install_hooks
 from image_interpreter.agent.llm.errors import classify
@@ -72,19 +74,29 @@ class OpenAIBackend(LLMBackend):
         with_tools: bool,
         **kwargs: Any,
     ) -> LLMReply:
+        limit = self.config.max_answer_chars
+        size = 0  # characters of content and tool-call arguments read so far
         try:
             if self.config.stream or on_token is not None:
                 gathered: AIMessageChunk | None = None
-                for chunk in runnable.stream(list(messages), **kwargs):
-                    text = content_text(chunk.content)
-                    if text and on_token is not None:
-                        on_token(text)
-                    gathered = chunk if gathered is None else gathered + chunk
+                with closing(runnable.stream(list(messages), **kwargs)) as chunks:
+                    for chunk in chunks:
+                        text = content_text(chunk.content)
+                        if text and on_token is not None:
+                            on_token(text[: max(0, limit - size)])
+                        gathered = chunk if gathered is None else gathered + chunk
+                        size += len(text) + sum(
+                            len(c.get("args") or "") for c in chunk.tool_call_chunks
+                        )
+                        if size > limit:
+                            break  # closing the stream closes the response
                 message = _as_message(gathered)
             else:
                 message = runnable.invoke(list(messages), **kwargs)
         except Exception as error:
             raise classify(error, with_tools=with_tools) from error
+        message, clipped = clip_message(message, limit)
+        clipped = clipped or size > limit
         prompt, completion = usage_of(message)
         if prompt is None:
             sent = json.dumps(convert_to_openai_messages(list(messages)))
@@ -93,8 +105,9 @@ class OpenAIBackend(LLMBackend):
                 estimate_tokens(sent),
                 estimate_tokens(content_text(message.content)),
                 prompt_estimated=True,
+                clipped=clipped,
             )
-        return LLMReply(message, prompt, completion)
+        return LLMReply(message, prompt, completion, clipped=clipped)
 
     def chat(
         self,

@@ -27,6 +27,7 @@ from image_interpreter.agent.llm.base import (
     openai_tools,
     usage_of,
 )
+from image_interpreter.agent.llm.clip import Gathered, clip, clip_message
 from image_interpreter.agent.llm.config import LLMConfig, looks_like_openassistant
 from image_interpreter.agent.llm.deadline import install_hooks
 from image_interpreter.agent.llm.errors import classify
@@ -91,10 +92,11 @@ class TGIBackend(LLMBackend):
             **self._sampling(),
         }
         generated: int | None = None
+        limit = self.config.max_answer_chars
+        gathered = Gathered(limit)
         try:
             with self._client() as client:
                 if self.config.stream or on_token is not None:
-                    pieces: list[str] = []
                     final: str | None = None
                     events = client.text_generation(
                         prompt, stream=True, model=f"{self.root}/generate_stream", **params
@@ -102,14 +104,16 @@ class TGIBackend(LLMBackend):
                     for event in events:
                         token = event.token
                         if token is not None and not token.special:
-                            pieces.append(token.text)
-                            if on_token is not None:
-                                on_token(token.text)
+                            kept = gathered.add(token.text)
+                            if on_token is not None and kept:
+                                on_token(kept)
                         if event.details is not None:
                             generated = event.details.generated_tokens
                         if event.generated_text is not None:
                             final = event.generated_text
-                    text = final if final is not None else "".join(pieces)
+                        if gathered.full:
+                            break  # leaving the client closes the stream
+                    text = final if final is not None else gathered.text()
                 else:
                     output = client.text_generation(prompt, model=f"{self.root}/generate", **params)
                     text = output.generated_text
@@ -117,6 +121,7 @@ class TGIBackend(LLMBackend):
                         generated = output.details.generated_tokens
         except Exception as error:
             raise classify(error) from error
+        text, cut = clip(text, limit)
         text = self.format.clean(text)
         for marker in stop:
             text = text.split(marker, 1)[0] if marker in text else text
@@ -125,6 +130,7 @@ class TGIBackend(LLMBackend):
             prompt_tokens=estimate_tokens(prompt),
             completion_tokens=generated if generated is not None else estimate_tokens(text),
             prompt_estimated=True,
+            clipped=cut or gathered.clipped,
         )
 
     # --- native tools: the Messages API -------------------------------------------------------
@@ -145,14 +151,17 @@ class TGIBackend(LLMBackend):
             params["tools"] = openai_tools(tools)
             params["tool_choice"] = "auto"
         payload = convert_to_openai_messages(list(messages))
+        limit = self.config.max_answer_chars
+        cut = False
         try:
             with self._client() as client:
                 if self.config.stream or on_token is not None:
-                    message = _gather_stream(
+                    message, cut = _gather_stream(
                         client.chat_completion(
                             payload, stream=True, stream_options={"include_usage": True}, **params
                         ),
                         on_token,
+                        limit,
                     )
                 else:
                     output = client.chat_completion(payload, **params)
@@ -165,6 +174,8 @@ class TGIBackend(LLMBackend):
                     )
         except Exception as error:
             raise classify(error, with_tools=bool(tools)) from error
+        message, clipped = clip_message(message, limit)
+        clipped = clipped or cut
         prompt, completion = usage_of(message)
         if prompt is None:
             return LLMReply(
@@ -172,8 +183,9 @@ class TGIBackend(LLMBackend):
                 estimate_tokens(json.dumps(payload)),
                 estimate_tokens(message.content if isinstance(message.content, str) else ""),
                 prompt_estimated=True,
+                clipped=clipped,
             )
-        return LLMReply(message, prompt, completion)
+        return LLMReply(message, prompt, completion, clipped=clipped)
 
 
 def _usage_dict(usage: Any) -> dict[str, int] | None:
@@ -186,13 +198,17 @@ def _usage_dict(usage: Any) -> dict[str, int] | None:
     }
 
 
-def _gather_stream(chunks: Any, on_token: OnToken | None) -> Any:
+def _gather_stream(chunks: Any, on_token: OnToken | None, limit: int) -> tuple[AIMessage, bool]:
     """One AIMessage from streamed chat completion chunks: content pieces joined, tool calls
-    put together by index (their arguments arrive as pieces of one JSON string)."""
-    content: list[str] = []
+    put together by index (their arguments arrive as pieces of one JSON string). Reading stops
+    once the content or the arguments pass `limit` characters (then True: clipped)."""
+    content = Gathered(limit)
     calls: dict[int, dict[str, Any]] = {}
+    arguments_size = 0
     usage = None
     for chunk in chunks:
+        if content.full or arguments_size > limit:
+            break
         if getattr(chunk, "usage", None) is not None:
             usage = _usage_dict(chunk.usage)
         for choice in chunk.choices or []:
@@ -200,9 +216,9 @@ def _gather_stream(chunks: Any, on_token: OnToken | None) -> Any:
             if delta is None:
                 continue
             if delta.content:
-                content.append(delta.content)
-                if on_token is not None:
-                    on_token(delta.content)
+                kept = content.add(delta.content)
+                if on_token is not None and kept:
+                    on_token(kept)
             for piece in delta.tool_calls or []:
                 index = getattr(piece, "index", None) or 0
                 call = calls.setdefault(
@@ -219,5 +235,7 @@ def _gather_stream(chunks: Any, on_token: OnToken | None) -> Any:
                         arguments = json.dumps(arguments)
                     if arguments:
                         call["function"]["arguments"] += arguments
+                        arguments_size += len(arguments)
     ordered = [calls[i] for i in sorted(calls)]
-    return message_from_openai("".join(content), ordered, usage=usage)
+    message = message_from_openai(content.text(), ordered, usage=usage)
+    return message, content.clipped or arguments_size > limit
