@@ -314,3 +314,32 @@ def test_tools_on_a_session_without_priors_say_what_to_do_first(store):
     )
     assert tools["undo"].invoke({}).startswith("Error: Nothing to undo")
     assert tools["history"].invoke({}) == "No versions yet."
+
+
+def test_export_reuses_an_unchanged_export_and_makes_at_most_one_new_one_a_minute(
+    store, monkeypatch
+):
+    from image_interpreter.tools import history
+
+    now = [1000.0]
+    monkeypatch.setattr(history, "_clock", lambda: now[0])
+    opened, settings = store
+    _, tools = start(opened, settings)
+    exports = settings.data_dir / "exports"
+    first = tools["export_session"].invoke({"label": "walk"})
+    name = first.split("'")[1]
+    for _ in range(5):  # asking again and again writes nothing new
+        again = tools["export_session"].invoke({"label": "walk"})
+        assert "Nothing changed" in again and f"'{name}'" in again
+    assert [p.name for p in exports.iterdir()] == [name]
+
+    tools["set_prior"].invoke({"kind": "caption", "enabled": False})  # a new version
+    now[0] += 10
+    refused = tools["export_session"].invoke({})
+    assert refused.startswith("Error:") and "possible in 50 s" in refused
+    assert len(list(exports.iterdir())) == 1
+
+    now[0] += 50
+    fresh = tools["export_session"].invoke({})
+    assert fresh.startswith("Exported") and fresh.split("'")[1] != name
+    assert len(list(exports.iterdir())) == 2

@@ -163,6 +163,46 @@ def _json(value: Any) -> Any:
     return json.loads(json.dumps(value, default=lambda _: None))
 
 
+# --- who may change a thread --------------------------------------------------------------------
+# Chainlit trusts the thread id a web socket names: an anonymous socket naming another's thread
+# would rename it on its first message. A thread records who made it (its user, and a hash of
+# the Chainlit session, for threads without sign-in), and only they may change it.
+
+OWNER_KEY = "_owner_session"
+
+
+class ThreadNotYours(PermissionError):
+    """A change to a thread by someone who does not own it."""
+
+
+@dataclass(frozen=True)
+class _Caller:
+    user_id: str | None
+    session: str  # sha256 of Chainlit's session id: stored, never shown
+
+
+def _caller() -> _Caller | None:
+    """Who is asking, from Chainlit's context; None outside one (the server's own calls)."""
+    from chainlit.context import ChainlitContextException, context
+
+    try:
+        session = context.session
+    except ChainlitContextException:
+        return None
+    user = getattr(session, "user", None)
+    user_id = user.id if isinstance(user, PersistedUser) else None
+    return _Caller(user_id, hashlib.sha256(str(session.id).encode()).hexdigest())
+
+
+def _may_change(row: Any, caller: _Caller | None) -> bool:
+    if caller is None:
+        return True
+    if row.user_id is not None:
+        return caller.user_id == row.user_id
+    owner = (row.metadata or {}).get(OWNER_KEY)
+    return owner is None or owner == caller.session  # threads made before owners were kept
+
+
 class ThreadStore(BaseDataLayer):
     """Chainlit's data layer over our session database (see the module docstring)."""
 
@@ -185,11 +225,14 @@ class ThreadStore(BaseDataLayer):
         self, thread_id: str, session_id: str, user: PersistedUser | None, name: str | None
     ) -> None:
         """Record that `thread_id` is session `session_id` (first write wins, so a thread
-        never changes session)."""
+        never changes session). A thread of someone else is left as it is."""
         fields: dict[str, Any] = {"session_id": session_id}
         if isinstance(user, PersistedUser):
             fields |= {"user_id": user.id, "user_identifier": user.identifier}
-        self._upsert(thread_id, fields, name_if_empty=name)
+        try:
+            self._upsert(thread_id, fields, name_if_empty=name)
+        except ThreadNotYours as refused:
+            log.warning("%s", refused)
 
     # --- users ------------------------------------------------------------------------------
 
@@ -309,15 +352,23 @@ class ThreadStore(BaseDataLayer):
         if tags is not None:
             fields["tags"] = list(tags)
         if metadata is not None:
-            fields["metadata"] = {k: v for k, v in _json(metadata).items() if k != "session_id"}
-        await asyncio.to_thread(self._upsert, thread_id, fields)
+            fields["metadata"] = {
+                k: v for k, v in _json(metadata).items() if k not in ("session_id", OWNER_KEY)
+            }
+        try:
+            await asyncio.to_thread(self._upsert, thread_id, fields)
+        except ThreadNotYours as refused:  # Chainlit would stop cleaning up its session
+            log.warning("%s", refused)
 
     def _upsert(
         self, thread_id: str, fields: dict[str, Any], *, name_if_empty: str | None = None
     ) -> None:
         t = chainlit_threads.c
+        caller = _caller()  # read here: asyncio.to_thread carries Chainlit's context along
         with writing(self.engine) as conn:
             row = conn.execute(select(chainlit_threads).where(t.id == thread_id)).first()
+            if row is not None and not _may_change(row, caller):
+                raise ThreadNotYours(f"Thread {thread_id} belongs to someone else; not changed.")
             if "user_id" in fields and "user_identifier" not in fields:
                 fields["user_identifier"] = conn.execute(
                     select(chainlit_users.c.identifier).where(
@@ -325,10 +376,11 @@ class ThreadStore(BaseDataLayer):
                     )
                 ).scalar()
             if row is None:
+                owner = {OWNER_KEY: caller.session} if caller is not None else {}
                 conn.execute(
                     insert(chainlit_threads).values(
                         id=thread_id,
-                        metadata=fields.pop("metadata", {}),
+                        metadata={**fields.pop("metadata", {}), **owner},
                         created_at=now(),
                         name=fields.pop("name", None) or name_if_empty,
                         **fields,
@@ -382,7 +434,10 @@ class ThreadStore(BaseDataLayer):
             "userId": row.user_id,
             "userIdentifier": row.user_identifier,
             "tags": row.tags,
-            "metadata": {**(row.metadata or {}), "session_id": row.session_id},
+            "metadata": {
+                **{k: v for k, v in (row.metadata or {}).items() if k != OWNER_KEY},
+                "session_id": row.session_id,
+            },
             "steps": found,
             "elements": [],
         }

@@ -1,16 +1,21 @@
 """Tools over the version tree and the session as a whole: undo, redo, go to a version, history,
-and export (to the data folder's exports, named by a handle, never a path the caller chose)."""
+and export (to the data folder's exports, named by a handle, never a path the caller chose;
+an unchanged session reuses its last export, and new ones are at most one a minute)."""
 
 from __future__ import annotations
 
+import math
 import re
 import secrets
+import threading
+import time
+from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from langchain_core.tools import BaseTool
 from pydantic import Field
 
-from image_interpreter.session import VersionInfo
+from image_interpreter.session import SessionState, VersionInfo
 from image_interpreter.tools.base import Args, ToolError, make_tool
 from image_interpreter.tools.context import Toolbox
 from image_interpreter.tools.handles import VersionNumber
@@ -108,11 +113,27 @@ def tools(box: Toolbox) -> list[BaseTool]:
 
     def export_session(label: str | None = None) -> str:
         folder = box.settings.data_dir / EXPORTS
-        stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
-        slug = re.sub(r"[^a-z0-9]+", "-", (label or "session").lower()).strip("-") or "session"
-        name = f"{slug}-{stamp}-{secrets.token_hex(3)}"
-        box.store.export(session.id, folder / name)
         state = session.state()
+        key = (str(folder), session.id)
+        with _exports_lock:
+            last = _last_exports.get(key)
+            if last is not None and (folder / last.name).is_dir():
+                if last.fingerprint == _fingerprint(state):
+                    return (
+                        f"Nothing changed since this session was exported as '{last.name}' in"
+                        " the data folder's exports; that export is still there."
+                    )
+                wait = EXPORT_INTERVAL_S - (_clock() - last.at)
+                if wait > 0:
+                    raise ToolError(
+                        f"This session was exported moments ago as '{last.name}'; the next"
+                        f" export is possible in {math.ceil(wait)} s."
+                    )
+            stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
+            slug = re.sub(r"[^a-z0-9]+", "-", (label or "session").lower()).strip("-")
+            name = f"{slug or 'session'}-{stamp}-{secrets.token_hex(3)}"
+            box.store.export(session.id, folder / name)
+            _last_exports[key] = _Export(name, _fingerprint(state), _clock())
         counts = ", ".join(
             _count(len(items), what)
             for items, what in (
@@ -131,6 +152,35 @@ def tools(box: Toolbox) -> list[BaseTool]:
         make_tool("history", HistoryArgs, history),
         make_tool("export_session", ExportArgs, export_session),
     ]
+
+
+# Exports are written to disk on request, over MCP by anyone who can reach it: an unchanged
+# session reuses its last export, and a session makes at most one new export a minute.
+EXPORT_INTERVAL_S = 60.0
+
+
+@dataclass(frozen=True)
+class _Export:
+    name: str
+    fingerprint: tuple[object, ...]
+    at: float
+
+
+_last_exports: dict[tuple[str, str], _Export] = {}
+_exports_lock = threading.Lock()
+_clock = time.monotonic
+
+
+def _fingerprint(state: SessionState) -> tuple[object, ...]:
+    """What an export holds, apart from the chat turns (asking for an export adds some)."""
+    return (
+        state.title,
+        len(state.images),
+        len(state.versions),
+        state.current,
+        tuple(state.redo),
+        tuple((g.id, g.chosen, len(g.candidates)) for g in state.generations),
+    )
 
 
 def _current(versions: dict[int, VersionInfo]) -> int:
