@@ -20,7 +20,7 @@ from pydantic import ValidationError
 
 from image_interpreter.durable import write_atomic
 from image_interpreter.errors import ImageInterpreterError, PriorsError
-from image_interpreter.priors.openpose import export_openpose, import_openpose
+from image_interpreter.priors.openpose import export_openpose, import_openpose, parse_json
 from image_interpreter.priors.render import (
     ReadArtifact,
     RenderCache,
@@ -54,9 +54,9 @@ def read_priors(path: Path) -> PriorsFile:
     except OSError as exc:
         raise PriorsError(f"Cannot read {path}: {exc.strerror}.") from None
     try:
-        data = json.loads(raw)
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise PriorsError(f"{path.name} is not JSON ({exc}).") from None
+        data = parse_json(raw)
+    except PriorsError as exc:
+        raise PriorsError(f"{path.name}: {exc}") from None
     if _is_openpose(data):
         found = import_openpose(data)
         source = ImageRef(

@@ -13,6 +13,7 @@ from image_interpreter.cli.common import console
 from image_interpreter.errors import PriorsError
 from image_interpreter.priors import PriorSet
 from image_interpreter.priors.examples import example_priorset
+from image_interpreter.priors.openpose import parse_json
 
 
 def register(app: typer.Typer) -> None:
@@ -41,11 +42,13 @@ def validate(path: Annotated[Path, typer.Argument(help="A PriorSet JSON file.")]
     Example: image-interpreter validate priors.json
     """
     try:
-        text = path.read_text(encoding="utf-8")
+        data = path.read_bytes()
     except OSError as exc:
         raise PriorsError(f"Cannot read {path}: {exc.strerror}.") from None
     try:
-        priors = PriorSet.from_json(text)
+        priors = PriorSet.model_validate(parse_json(data))
+    except PriorsError as exc:  # not UTF-8, not JSON, too large or too deep
+        raise PriorsError(f"{path}: {exc}") from None
     except ValidationError as exc:
         problems = "\n".join(
             f"  {'.'.join(str(p) for p in err['loc'])}: {err['msg']}" for err in exc.errors()

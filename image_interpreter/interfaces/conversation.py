@@ -423,7 +423,8 @@ class Conversations:
         with conv.lock:
             before = _Snapshot.of(conv.session)
             said = f"(uploaded a pose: {name})" if name else "(uploaded a pose)"
-            conv.session.add_turn("user", said)
+            # The user's turn is written with the reply, never alone: a file that fails in any
+            # way leaves no turn without an answer.
             try:
                 current = before.priors
                 if current is None:
@@ -442,6 +443,7 @@ class Conversations:
                 )
             except ImageInterpreterError as error:
                 text = f"Nothing changed: {error}"
+                conv.session.add_turn("user", said)
                 conv.session.add_turn("assistant", text)
                 return Reply(text=text, error=str(error), version=before.version)
             count = len(found.people)
@@ -459,6 +461,7 @@ class Conversations:
                     f" The pose was made for a {found.width}×{found.height} canvas; the photo is"
                     f" {src.width}×{src.height}, so positions are stretched to fit."
                 )
+            conv.session.add_turn("user", said)
             conv.session.add_turn("assistant", text, tool_calls=[{"name": "import_pose"}])
             return self._reply(conv, before, text)
 

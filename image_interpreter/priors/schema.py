@@ -17,6 +17,21 @@ from image_interpreter.priors.joints import FACE_LANDMARKS, BodyJoint, HandJoint
 
 SCHEMA_VERSION = 1
 
+# Bounds on what one PriorSet may hold: generous for any real picture, and a hostile file (10,000
+# people, a megabyte caption) is refused with the field named instead of slowing every edit,
+# reply and stored version. Refusals come from pydantic (`List should have at most ...`).
+MAX_PEOPLE = 100  # people in one picture
+MAX_OBJECTS = 300  # detected objects (the most any detector keeps)
+MAX_REGIONS = 256  # region captions
+MAX_TAGS = 256  # tags, styles, segmentation classes, palette colours
+MAX_SCORES = 64  # expression or gesture labels on one person or hand
+MAX_LABEL = 200  # characters: labels, names, styles, time of day, replacements
+MAX_TEXT = 4_000  # characters: captions, descriptions, negative prompts
+MAX_DETAILED = 20_000  # characters: the detailed caption
+
+Label = Annotated[str, Field(max_length=MAX_LABEL)]
+Text = Annotated[str, Field(max_length=MAX_TEXT)]
+
 Sha256 = Annotated[str, Field(pattern=r"^[0-9a-f]{64}$", description="sha256 of the content")]
 Unit = Annotated[float, Field(ge=0.0, le=1.0)]
 Score = Annotated[float, Field(ge=0.0, le=1.0)]
@@ -40,7 +55,9 @@ class ImageRef(Model):
     width: int = Field(gt=0)
     height: int = Field(gt=0)
     media_type: str = "image/png"
-    name: str | None = Field(None, description="Original file name, for display only.")
+    name: str | None = Field(
+        None, max_length=1024, description="Original file name, for display only."
+    )
 
 
 class ArtifactRef(Model):
@@ -141,24 +158,26 @@ class Prior(Model):
 
 class RegionCaption(Model):
     box: Box
-    text: str
+    text: Text
     object_index: int | None = Field(None, ge=0, description="The object it describes, if any.")
 
 
 class Tag(Model):
-    label: str
+    label: Label
     score: Score = 1.0
 
 
 class CaptionPrior(Prior):
     kind: ClassVar[PriorKind] = "caption"
-    text: str = Field("", description="What the whole picture shows, in one sentence.")
-    detailed: str | None = None
-    regions: list[RegionCaption] = Field(default_factory=list)
-    tags: list[Tag] = Field(default_factory=list)
-    style: list[str] = Field(default_factory=list, description="Styles added by the user.")
-    time_of_day: str | None = None
-    negative: str | None = Field(None, description="What the picture must not show.")
+    text: Text = Field("", description="What the whole picture shows, in one sentence.")
+    detailed: str | None = Field(None, max_length=MAX_DETAILED)
+    regions: list[RegionCaption] = Field(default_factory=list, max_length=MAX_REGIONS)
+    tags: list[Tag] = Field(default_factory=list, max_length=MAX_TAGS)
+    style: list[Label] = Field(
+        default_factory=list, max_length=MAX_TAGS, description="Styles added by the user."
+    )
+    time_of_day: Label | None = None
+    negative: Text | None = Field(None, description="What the picture must not show.")
 
 
 # --- people ----------------------------------------------------------------------------------
@@ -166,8 +185,10 @@ class CaptionPrior(Prior):
 
 class Hand(Model):
     keypoints: dict[HandJoint, Keypoint] = Field(default_factory=dict)
-    gestures: dict[str, Score] = Field(
-        default_factory=dict, description="Gesture label -> score (open_palm, fist, ...)."
+    gestures: dict[Label, Score] = Field(
+        default_factory=dict,
+        max_length=MAX_SCORES,
+        description="Gesture label -> score (open_palm, fist, ...).",
     )
 
 
@@ -188,13 +209,15 @@ class Face(Model):
 class Person(Model):
     """One person: named body joints (absent = not seen), hands, face, expression, gestures."""
 
-    label: str | None = Field(None, description="How the person is referred to ('the woman').")
+    label: Label | None = Field(None, description="How the person is referred to ('the woman').")
     box: Box | None = None
     body: dict[BodyJoint, Keypoint] = Field(default_factory=dict)
     hands: dict[Side, Hand] = Field(default_factory=dict)
     face: Face | None = None
-    expression: dict[str, Score] = Field(
-        default_factory=dict, description="Expression label -> score (smile, open_mouth, ...)."
+    expression: dict[Label, Score] = Field(
+        default_factory=dict,
+        max_length=MAX_SCORES,
+        description="Expression label -> score (smile, open_mouth, ...).",
     )
 
     @property
@@ -204,7 +227,7 @@ class Person(Model):
 
 class PeoplePrior(Prior):
     kind: ClassVar[PriorKind] = "people"
-    people: list[Person] = Field(default_factory=list)
+    people: list[Person] = Field(default_factory=list, max_length=MAX_PEOPLE)
 
 
 # --- maps ------------------------------------------------------------------------------------
@@ -228,32 +251,32 @@ class DepthPrior(Prior):
 
 
 class DetectedObject(Model):
-    label: str
+    label: Label
     box: Box
     score: Score = 1.0
     mask: ArtifactRef | None = Field(None, description="Binary mask PNG (0/255).")
-    description: str | None = None
+    description: Text | None = None
     action: Literal["keep", "replace", "remove"] = Field(
         "keep", description="What generation does with it: inpaint a replacement, or remove it."
     )
-    replacement: str | None = Field(None, description="What replaces it (action 'replace').")
+    replacement: Label | None = Field(None, description="What replaces it (action 'replace').")
 
 
 class ObjectsPrior(Prior):
     kind: ClassVar[PriorKind] = "objects"
-    objects: list[DetectedObject] = Field(default_factory=list)
+    objects: list[DetectedObject] = Field(default_factory=list, max_length=MAX_OBJECTS)
 
 
 class SegmentClass(Model):
     index: int = Field(ge=0, le=255)
-    label: str
+    label: Label
 
 
 class SegmentationPrior(Prior):
     kind: ClassVar[PriorKind] = "segmentation"
     map: ArtifactRef = Field(description="Class-index PNG (one byte per pixel).")
     palette: Literal["ade20k", "coco", "custom"] = "ade20k"
-    classes: list[SegmentClass] = Field(default_factory=list)
+    classes: list[SegmentClass] = Field(default_factory=list, max_length=MAX_TAGS)
 
 
 class EdgesPrior(Prior):
@@ -269,7 +292,7 @@ class PaletteColor(Model):
 
 class PalettePrior(Prior):
     kind: ClassVar[PriorKind] = "palette"
-    colors: list[PaletteColor] = Field(default_factory=list)
+    colors: list[PaletteColor] = Field(default_factory=list, max_length=MAX_TAGS)
 
 
 # --- generation settings ----------------------------------------------------------------------
