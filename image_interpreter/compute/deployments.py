@@ -167,3 +167,12 @@ class _Ingress:
 
     def ping(self) -> str:
         return "ok"
+
+
+def app(args: dict[str, str] | None = None) -> Any:
+    """The application builder for `serve run` and a KubeRay RayService's `import_path`
+    (`image_interpreter.compute.deployments:app`): settings from the replicas' environment
+    (`IMAGE_INTERPRETER_*`), as every other part reads them."""
+    from image_interpreter.settings import load_settings
+
+    return build_app(load_settings())
