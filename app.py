@@ -22,6 +22,7 @@ from typing import Any
 import chainlit as cl
 from chainlit.config import config as chainlit_config
 from chainlit.input_widget import Select, Slider, TextInput
+from chainlit.server import app as server_app
 
 from image_interpreter.interfaces.chainlit_web import (
     StepFeed,
@@ -36,6 +37,7 @@ from image_interpreter.interfaces.conversation import (
     Conversations,
     Reply,
 )
+from image_interpreter.interfaces.web_uploads import UploadLimit, first_files
 from image_interpreter.settings import get_settings
 
 SETTINGS = get_settings()
@@ -50,6 +52,9 @@ MAX_UPLOAD_BYTES = min(
     SETTINGS.limits.max_bytes,
     int((_UPLOADS.max_size_mb if _UPLOADS and _UPLOADS.max_size_mb else 20) * 1024 * 1024),
 )
+MAX_FILES = _UPLOADS.max_files if _UPLOADS and _UPLOADS.max_files else 4  # per message
+# Chainlit checks the size only after buffering the body, and the count only in the browser
+server_app.add_middleware(UploadLimit, max_bytes=MAX_UPLOAD_BYTES)
 _BACKGROUND: set[asyncio.Task[None]] = set()
 MAX_BUTTONS = 8  # candidates with buttons under one message
 WELCOME = (
@@ -151,6 +156,9 @@ async def message(msg: cl.Message) -> None:
     text = (msg.content or "").strip()
     title = text[:80] or (files[0].name if files else None)
     session_id = await _session(title)
+    files, unused = first_files(files, MAX_FILES)
+    if unused:
+        await cl.Message(content=unused).send()
     for element in files:
         await _upload(session_id, element)
     if text:
