@@ -160,3 +160,15 @@ def test_clothes_nobody_wears_are_said_to_be_missing():
     found = interpret("make the girl in the red dress smile", scene(DRESSED))
     assert found.confidence < HIGH
     assert "wearing red dress" in found.problems[0]
+
+
+@pytest.mark.parametrize("text", ["put the umbrella on the left", "show the depth map bigger"])
+def test_free_text_naming_an_object_or_prior_of_the_picture_is_not_a_caption(text):
+    found = interpret(text, example_priorset())  # it has an umbrella and a depth map
+    assert not {a.op for a in found.actions} & CAPTION_OPS
+    assert found.confidence < HIGH and found.unparsed
+
+
+def test_adding_something_to_the_picture_is_still_a_caption_edit():
+    found = interpret("add an umbrella and a red balloon", example_priorset())
+    assert [a.op for a in found.actions] == ["amend_caption"]

@@ -8,6 +8,7 @@ from typing import Any
 from image_interpreter.agent.interpreter.context import Context
 from image_interpreter.agent.interpreter.rules.base import Match, first, rule
 from image_interpreter.agent.interpreter.words import (
+    PRIOR_NAMES,
     STYLE,
     TIME,
     TIMES,
@@ -54,9 +55,23 @@ def caption(m: Match, ctx: Context) -> list[Any]:
 def amend(m: Match, ctx: Context) -> list[Any]:
     said = _text(first(m, "text", "text2", "text3") or "")
     verb = m.group(0).split(maxsplit=1)[0].lower()
-    if verb != "add" and first(m, "text2") and names_body_part(said):
+    if verb != "add" and first(m, "text2") and _names_what_is_there(said, ctx):
         return None  # type: ignore[return-value]  ('put the left hand on the head': a pose)
     return [AmendCaption(text=said)] if said else []
+
+
+def _names_what_is_there(said: str, ctx: Context) -> bool:
+    """Whether free text after 'put'/'show' names a body part, a prior or an object of the
+    picture: then it asks to change what is there ('put the umbrella on the left'), which is
+    not a caption to add, and what no rule reads is reported as not understood."""
+    if names_body_part(said):
+        return True
+    text = f" {' '.join(said.lower().split())} "
+    if any(f" {name} " in text for name in PRIOR_NAMES if len(name) > 3):
+        return True
+    objects = ctx.prior("objects")
+    labels = {o.label.lower() for o in objects.objects} if objects is not None else set()
+    return any(f" {label} " in text for label in labels)
 
 
 _FRAME = (
