@@ -108,3 +108,21 @@ def test_progress_says_which_step_of_how_many(tmp_path):
     first_done = lines.index("palette 1/2 done")
     assert all(done is None or done <= 0.5 for _, done in seen[: first_done + 1])  # not 100%
     assert not TOOL_CALL.search(reply.text)
+
+
+def test_a_part_whose_model_cannot_load_is_left_out_not_the_whole_ranking():
+    from image_interpreter.errors import ModelUnavailable
+    from image_interpreter.rank.consistency import prior_consistency
+
+    class NoModels:
+        artifacts = {}  # read_artifact defaults to artifacts.get
+
+        def extract(self, *args, **kwargs):
+            raise ModelUnavailable("the pose model is not here")
+
+    target = example_priorset().model_copy(update={"depth": None, "edges": None})
+    image = Image.new("RGB", (64, 96), "gray")
+    found = prior_consistency(image, target.source, target, NoModels(), kinds=["people"])
+    assert found == {}  # pose unmeasured ("pose: not measured"), the ranking goes on
+    said = score_words({"total": 0.5, "clip": 0.5}, target)
+    assert "pose: not measured" in said

@@ -9,6 +9,7 @@ candidate's map is resized to the target's map, the way `priors/render` resizes 
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
@@ -16,7 +17,7 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
-from image_interpreter.errors import ExtractionError
+from image_interpreter.errors import ExtractionError, ModelUnavailable
 from image_interpreter.extract.registry import find_extractor, load_extractors
 from image_interpreter.extract.service import ExtractionService
 from image_interpreter.priors.render.maps import adjust_depth, grey_array, read_map, resize
@@ -36,6 +37,8 @@ from image_interpreter.priors.schema import (
 from image_interpreter.rank.maps import depth_agreement, edges_f1, segmentation_agreement
 from image_interpreter.rank.objects import Labelled, absence, match_objects
 from image_interpreter.rank.pose import match_people, person_pose
+
+log = logging.getLogger(__name__)
 
 ReadArtifact = Callable[[str], bytes]
 Size = tuple[int, int]
@@ -107,7 +110,11 @@ def prior_consistency(
     for kind in checkable(target, kinds):
         wanted = getattr(target, kind)
         name, params = extractor_for(kind, wanted)
-        got = service.extract(image, ref, name, params, put_artifact=put_artifact)
+        try:
+            got = service.extract(image, ref, name, params, put_artifact=put_artifact)
+        except (ModelUnavailable, ExtractionError) as error:  # the other parts still count
+            log.warning("%s not measured: %s", kind, error)
+            continue
         score, details = COMPARE[kind](wanted, got, target.source, read)
         found[kind] = Agreement(score, name, details)
     return found
