@@ -5,7 +5,6 @@ a typo ('rasie', 'trun', 'rigth') as the known word one keystroke away.
 
 from __future__ import annotations
 
-import difflib
 import functools
 import re
 
@@ -75,10 +74,12 @@ def closest(clause: str, n: int = 3) -> list[str]:
     said = set(_WORD.findall(clause.lower())) - COMMON
     singular = {w.rstrip("s") for w in said}
 
-    def score(example: str) -> tuple[int, float]:
+    stems = {w[:4] for w in said}
+
+    def score(example: str) -> tuple[int, int, int]:
         words_ = set(example.split()) - COMMON
         shared = len(said & words_) + len(singular & {w.rstrip("s") for w in words_})
-        return shared, difflib.SequenceMatcher(None, clause.lower(), example).ratio()
+        return shared, len(stems & {w[:4] for w in words_}), -len(example)
 
     ranked = sorted(SUGGESTIONS, key=score, reverse=True)
     return ranked[:n]
@@ -101,12 +102,19 @@ def _one_edit_away(a: str, b: str) -> bool:
     return any(long_[:i] + long_[i + 1 :] == short for i in range(len(long_)))
 
 
+def _deletions(word: str) -> set[str]:
+    return {word, *(word[:i] + word[i + 1 :] for i in range(len(word)))}
+
+
 @functools.cache
-def _by_length() -> dict[int, tuple[str, ...]]:
-    table: dict[int, list[str]] = {}
+def _by_deletion() -> dict[str, tuple[str, ...]]:
+    """Known words by each spelling with one letter left out: two words one keystroke apart
+    share one (a symmetric-delete index), so a typo finds its candidates without a scan."""
+    table: dict[str, set[str]] = {}
     for word in known():
         if len(word) >= 3 and word.isalpha():
-            table.setdefault(len(word), []).append(word)
+            for variant in _deletions(word):
+                table.setdefault(variant, set()).add(word)
     return {k: tuple(sorted(v)) for k, v in table.items()}
 
 
@@ -116,9 +124,9 @@ def correction(word: str) -> str | None:
     w = word.lower()
     if len(w) < 4 or w in known() or not w.isalpha():
         return None
-    table = _by_length()
-    candidates = [c for n in (len(w) - 1, len(w), len(w) + 1) for c in table.get(n, ())
-                  if _one_edit_away(w, c)]  # fmt: skip
+    table = _by_deletion()
+    found = {c for v in _deletions(w) for c in table.get(v, ())}
+    candidates = [c for c in found if _one_edit_away(w, c)]
     if not candidates:
         return None
     candidates.sort(key=lambda c: (c[0] != w[0], sorted(c) != sorted(w), c))
