@@ -172,3 +172,11 @@ def test_free_text_naming_an_object_or_prior_of_the_picture_is_not_a_caption(tex
 def test_adding_something_to_the_picture_is_still_a_caption_edit():
     found = interpret("add an umbrella and a red balloon", example_priorset())
     assert [a.op for a in found.actions] == ["amend_caption"]
+
+
+def test_two_people_named_in_a_crowd_hold_hands():
+    people = ["the woman", "the man", "the woman"]
+    found = interpret("make the woman on the right and the man hold hands", scene(people))
+    (action,) = found.actions
+    assert (action.person, action.other) == (2, 3)
+    assert found.confidence >= HIGH

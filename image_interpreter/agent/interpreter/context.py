@@ -27,8 +27,9 @@ class Context:
 
     # --- per clause -----------------------------------------------------------------------
 
-    def begin(self, ref: PersonRef | None) -> None:
+    def begin(self, ref: PersonRef | None, clause: str = "") -> None:
         self.ref = ref
+        self.clause = clause  # as said, for rules about two people ('A and B hold hands')
         self.confidence = 1.0
         self.assumptions: list[str] = []
         self.problems: list[str] = []

@@ -153,6 +153,13 @@ def _ref(m: re.Match[str]) -> PersonRef:
     return PersonRef(text, pronoun="neutral")
 
 
+def references(clause: str) -> list[PersonRef]:
+    """Every person reference of a clause, in order ('the woman on the left and the man')."""
+    if _TRIGGERS.isdisjoint(_WORD.findall(clause.lower())):
+        return []
+    return [_ref(m) for m in REFERENCE.finditer(clause)]
+
+
 def extract(clause: str) -> tuple[str, PersonRef | None]:
     """The clause with each person reference replaced by `@p`, and the first reference.
 

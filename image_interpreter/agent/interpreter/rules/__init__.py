@@ -35,7 +35,7 @@ def parse_clause(clause: str, ctx: Context) -> Parsed | None:
             m = pattern.fullmatch(subject)
             if m is None:
                 continue
-            ctx.begin(ref if entry.people else None)
+            ctx.begin(ref if entry.people else None, clause)
             actions = entry.handler(m, ctx)
             if actions is None:
                 continue

@@ -12,6 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 from image_interpreter.agent.interpreter.context import Context
+from image_interpreter.agent.interpreter.people import references
 from image_interpreter.agent.interpreter.quantities import Quantity, Scale
 from image_interpreter.agent.interpreter.rules.base import Match, P, first, q, qty, rule
 from image_interpreter.agent.interpreter.rules.pose import _WHOSE, _degrees, _preset, _sides
@@ -273,6 +274,13 @@ def hands(m: Match, ctx: Context) -> list[Any]:
     plural = ctx.ref is None or ctx.ref.every or ctx.ref.pronoun == "neutral"
     numbers = ctx.people() if not plural else []
     count = ctx.scene.count if ctx.scene.known else None
+    named = references(ctx.clause)
+    if len(numbers) == 1 and len(named) >= 2:  # 'the woman on the left and the man'
+        second = ctx.scene.resolve(named[1], numbers[0])
+        ctx.confidence = min(ctx.confidence, second.confidence)
+        ctx.problems.extend([second.problem] if second.problem else [])
+        if second.numbers and second.numbers[0] != numbers[0]:
+            numbers = [numbers[0], second.numbers[0]]
     if len(numbers) >= 2:
         one, other = numbers[0], numbers[1]
     elif len(numbers) == 1 and count == 2:
