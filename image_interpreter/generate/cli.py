@@ -129,7 +129,7 @@ def _print_ranking(drawn: list, files: list[Path], priors: PriorSet, settings, s
         table.add_row(
             str(drawn[item.index].index + 1),
             score_words(item.score.flat(), priors),
-            str(files[item.index]),
+            files[item.index].name,
         )
     console.print(table)
 
