@@ -215,14 +215,17 @@ def _need(person: Person, limb: Limb, aspect: float, number: int) -> tuple[Vec, 
     return pivot, end
 
 
-def joint_angle(person: Person, limb: Limb, aspect: float) -> float | None:
+def joint_angle(
+    person: Person, limb: Limb, aspect: float, view_: View | None = None
+) -> float | None:
     """The joint's anatomical angle in degrees, or None when its reference bone is unknown.
-    Angles are unwrapped into the 360° window centred on the joint's range."""
+    Angles are unwrapped into the 360° window centred on the joint's range. (`view_`: the
+    person's view when the caller knows it already.)"""
     pivot, end = point(person, limb.pivot, aspect), end_point(person, limb, aspect)
     reference = _reference(person, limb, aspect)
     if pivot is None or end is None or reference is None or pivot == end:
         return None
-    view_ = view(person, aspect)
+    view_ = view_ or view(person, aspect)
     low, high = limits(limb, view_)
     angle = sense(limb, view_) * g.angle_between(reference, g.sub(end, pivot))
     centre = (low + high) / 2
@@ -260,12 +263,12 @@ def turn_limb(person: Person, limb: Limb, degrees: float, aspect: float) -> Pers
 
 def _limited(
     person: Person, limb: Limb, current: float | None, target: float, aspect: float,
-    notes: list[str],
+    notes: list[str], view_: View | None = None,
 ) -> float:  # fmt: skip
     """`target` clamped to the joint's range (widened to include where it already is)."""
     if current is None:
         return target
-    low, high = limits(limb, view(person, aspect))
+    low, high = limits(limb, view_ or view(person, aspect))
     low, high = min(low, current), max(high, current)
     clamped = min(max(target, low), high)
     if abs(clamped - target) > 1e-9:
@@ -295,14 +298,15 @@ def set_angle(
     """Turn a limb so its joint's anatomical angle becomes `target` (within its limits)."""
     limb = LIMBS[limb_name]
     _need(person, limb, aspect, number)
-    current = joint_angle(person, limb, aspect)
+    view_ = view(person, aspect)
+    current = joint_angle(person, limb, aspect, view_)
     if current is None:
         raise EditError(
             f"Person {number}'s {limb.joint} cannot be posed: the bone it is measured from"
             f" ({' to '.join(n.replace('_', ' ') for n in limb.reference or ())}) was not seen."
         )
-    target = _limited(person, limb, current, target, aspect, notes)
-    s = sense(limb, view(person, aspect))
+    target = _limited(person, limb, current, target, aspect, notes, view_)
+    s = sense(limb, view_)
     return g.grow_box(turn_limb(person, limb, s * (target - current), aspect))
 
 
