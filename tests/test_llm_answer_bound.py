@@ -114,3 +114,28 @@ def test_a_short_answer_is_not_clipped(server, session):
 def test_the_bound_is_a_setting(monkeypatch):
     monkeypatch.setenv("IMAGE_INTERPRETER_LLM__MAX_ANSWER_CHARS", "1234")
     assert llm_config(load_settings()).max_answer_chars == 1234
+
+
+def test_every_front_end_gets_a_reply_text_of_bounded_length(server, tmp_path):
+    from image_interpreter.interfaces.conversation import ChatConfig, Conversations
+
+    server.script(CHAT, completion("word " * 10_000))  # 50,000 characters, under the LLM bound
+    llm = llm_config(
+        None,
+        backend="openai",
+        base_url=server.url + "/v1",
+        model="m",
+        max_answer_chars=1_000_000,
+        max_retries=0,
+    )
+    settings = load_settings(profile="tiny", device="cpu", data_dir=tmp_path / "data")
+    conversations = Conversations(
+        settings, config=ChatConfig(extract="", max_reply_chars=1000), llm=llm
+    )
+    try:
+        session = start_session(conversations.store)
+        reply = conversations.say(session.id, "the depth map matters too much")
+        assert reply.text.startswith("word word") and len(reply.text) < 1100
+        assert "The rest of this reply, 48,999 characters, is not shown." in reply.text
+    finally:
+        conversations.close()

@@ -106,6 +106,9 @@ class ChatConfig(BaseSettings):
     )
     max_candidates: int = Field(8, ge=1, le=16, description="Most candidates one request makes.")
     picture_size: int = Field(512, ge=64, le=2048, description="Longest side of pictures shown.")
+    max_reply_chars: int = Field(
+        20_000, ge=500, le=1_000_000, description="Longest reply text shown; the rest is cut."
+    )
 
     @property
     def kinds(self) -> list[str]:
@@ -903,6 +906,10 @@ class Conversations:
                 label = f"{image.handle}: {image.ref.name or 'image'}"
                 pictures.append((f"{label} ({image.ref.width}×{image.ref.height})", png))
         pictures += [(c.label, c.png) for c in candidates]
+        limit = self.config.max_reply_chars
+        if len(text) > limit:  # every front end shows this text: none posts it without bound
+            text = f"{text[:limit].rstrip()}…\n(The rest of this reply, {len(text) - limit:,}"
+            text += " characters, is not shown.)"
         return Reply(
             text=text,
             result=result,
