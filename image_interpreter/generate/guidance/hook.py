@@ -141,14 +141,16 @@ class GuidedSampling:
         import torch
 
         x0, slope = clean_latent(self._scheduler, output.float(), timestep, sample.float())
-        with torch.enable_grad():
+        half = self.decoder.dtype in (torch.float16, torch.bfloat16)
+        cast = torch.autocast(output.device.type, dtype=self.decoder.dtype, enabled=half)
+        with torch.enable_grad(), cast:  # half precision where the pipeline runs in it
             latent = x0.detach().requires_grad_(True)
             images = self.decoder(latent)
             total = 0.0
             for term in terms:
                 loss = term.loss(images)
                 total = total + term.guide.weight * loss / loss.detach().clamp_min(1e-8)
-            (gradient,) = torch.autograd.grad(total.sum(), latent)
+            (gradient,) = torch.autograd.grad(total.float().sum(), latent)
         rms = gradient.flatten(1).pow(2).mean(1).sqrt().clamp_min(1e-12)
         direction = gradient / rms.view(-1, *([1] * (gradient.ndim - 1)))
         weight = sum(term.guide.weight for term in terms)
