@@ -19,6 +19,7 @@ from image_interpreter.artifacts.store import ArtifactStore
 from image_interpreter.durable import create_temp_dir, fsync_dir, fsync_tree
 from image_interpreter.errors import ImageRejected, SessionError
 from image_interpreter.images import load_image
+from image_interpreter.session import parts
 from image_interpreter.session import tables as t
 from image_interpreter.session.common import describe
 from image_interpreter.session.state import SessionState
@@ -193,7 +194,7 @@ def insert_state(conn: Connection, session_id: str, state: SessionState, at: dat
             {
                 "number": v.number,
                 "parent": v.parent,
-                "priors": v.priors.model_dump(mode="json"),
+                "priors": parts.store(conn, session_id, v.priors.model_dump(mode="json")),
                 "edit": v.edit,
                 "summary": v.summary,
                 "created_at": v.created_at,

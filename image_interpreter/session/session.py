@@ -18,6 +18,7 @@ from sqlalchemy import Connection, Engine, Row, func, insert, select, update
 from image_interpreter.errors import PriorsError, SessionError
 from image_interpreter.images import encode_png, load_image
 from image_interpreter.priors.schema import ImageRef, PriorSet
+from image_interpreter.session import parts
 from image_interpreter.session import tables as t
 from image_interpreter.session.common import describe, no_session, now, plain_json, validated
 from image_interpreter.session.engine import reading, writing
@@ -143,7 +144,7 @@ class Session:
                     session_id=self.id,
                     number=number,
                     parent=row.current_version,
-                    priors=stored.model_dump(mode="json"),
+                    priors=parts.store(conn, self.id, stored.model_dump(mode="json")),
                     edit=edit_data,
                     summary=summary,
                     created_at=now(),
@@ -403,6 +404,7 @@ def load_state(conn: Connection, session_id: str) -> SessionState:
     if row is None:
         raise no_session(session_id)
     v = t.versions.c
+    stored_parts = parts.fetch(conn, session_id)
     versions = [
         VersionRecord(
             number=r.number,
@@ -410,7 +412,7 @@ def load_state(conn: Connection, session_id: str) -> SessionState:
             summary=r.summary,
             edit=r.edit,
             created_at=r.created_at,
-            priors=_as_priors(r.priors),
+            priors=_joined(r.priors, stored_parts),
         )
         for r in conn.execute(
             select(t.versions).where(v.session_id == session_id).order_by(v.number)
@@ -516,7 +518,15 @@ def _version_row(conn: Connection, session_id: str, number: int) -> Row[Any]:
 
 
 def _priors(conn: Connection, session_id: str, number: int) -> PriorSet:
-    return _as_priors(_version_row(conn, session_id, number).priors)
+    manifest = _version_row(conn, session_id, number).priors
+    return _joined(manifest, parts.fetch(conn, session_id, parts.references(manifest)))
+
+
+def _joined(manifest: Any, stored: dict[str, Any]) -> PriorSet:
+    try:
+        return _as_priors(parts.join(manifest, stored))
+    except KeyError as exc:
+        raise PriorsError(f"The stored priors are incomplete ({exc.args[0]}).") from None
 
 
 def _as_priors(data: Any) -> PriorSet:

@@ -133,6 +133,16 @@ generations = Table(
     ),
 )
 
+# The priors of versions, content-addressed per session (see session/parts.py): a version's row
+# keeps a manifest of references, so unchanged priors and people are stored once.
+prior_parts = Table(
+    "session_prior_parts",
+    metadata,
+    _session_fk(),
+    Column("sha256", String(SHA_LENGTH), primary_key=True),
+    Column("data", JSON, nullable=False),
+)
+
 # Which artifacts a session may read: the access list behind Session.read_artifact.
 artifact_links = Table(
     "session_artifacts",
@@ -141,4 +151,4 @@ artifact_links = Table(
     Column("sha256", String(SHA_LENGTH), primary_key=True),
 )
 
-CHILD_TABLES = (artifact_links, generations, turns, versions, images)
+CHILD_TABLES = (artifact_links, generations, turns, versions, prior_parts, images)
