@@ -83,3 +83,20 @@ def test_a_message_uses_at_most_max_files_and_names_the_rest():
     assert note is not None and "3 of the files were not used" in note
     assert "“p4.png”" in note and "at most 4" in note
     assert first_files(files[:2], 4) == (files[:2], None)
+
+
+def test_uploads_are_counted_in_chainlits_own_session():
+    from chainlit.session import WebsocketSession
+
+    from image_interpreter.interfaces.web_uploads import session_files
+
+    socket = WebsocketSession(
+        id="count-me",
+        socket_id="sid-count-me",
+        emit=lambda *a: None,
+        emit_call=lambda *a: None,
+        user_env={},
+        client_type="webapp",
+    )
+    socket.files.update({f"f{n}": {} for n in range(3)})
+    assert session_files("count-me") == 3 and session_files("no-such-session") is None
