@@ -152,7 +152,8 @@ def tiny(args: argparse.Namespace, folder: Path) -> list[str]:
         image = generator.generate(request, read_artifact=store.get)[0].image
         return image, time.perf_counter() - began
 
-    plain = {seed: draw(priors, seed) for seed in args.seeds}  # also warms every model up
+    draw(priors, args.seeds[0])  # warm-up: loads the generator's models
+    plain = {seed: draw(priors, seed) for seed in args.seeds}
     for kind in args.kinds:
         try:
             probe = with_guide(priors, kind, Guide(weight=1.0))
@@ -186,6 +187,7 @@ def tiny(args: argparse.Namespace, folder: Path) -> list[str]:
                 f"| {kind} | {weight:g} | {' '.join(f'{v:.4f}' for v in losses)} | {score}"
                 f" | {seconds:.2f} | {seconds / base_time:.2f}x |"
             )
+            print(rows[-1], flush=True)
         every_seed[kind] = lower_everywhere
     print(f"tiny profile, CPU, {args.size}x{args.size}, {args.steps} steps, seeds {args.seeds}:")
     print("\n".join(rows))

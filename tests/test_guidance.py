@@ -191,3 +191,15 @@ def test_a_bad_guide_is_refused_and_older_priors_keep_their_hash(priors):
         Guide(weight=-1.0)
     assert "guide" not in priors.to_json()
     assert "guide" in guided(priors, "depth", 1.0).to_json()
+
+
+def test_a_step_whose_gradient_is_not_finite_runs_unguided(generator, priors, store, monkeypatch):
+    from image_interpreter.generate.guidance import edges
+
+    monkeypatch.setattr(edges.EdgesLoss, "__call__", lambda self, images: images.sum() * np.nan)
+    notes: list[str] = []
+    drawn = draw(generator, guided(priors, "edges", 2.0), store, notes=notes.append)
+    plain = draw(generator, priors, store)
+    assert np.array_equal(np.asarray(drawn.image), np.asarray(plain.image))
+    assert drawn.recipe.prior_guidance.guided_steps == []
+    assert sum("not guided (the guidance gradient is not finite)" in n for n in notes) == STEPS

@@ -117,6 +117,9 @@ class GuidedSampling:
         began = time.perf_counter()
         try:
             moved = self._move(output, timestep, sample, terms)
+        except FloatingPointError as exc:
+            self._note(f"step {index + 1}/{total}: not guided ({exc})")
+            return output
         except Exception as exc:
             if not self.is_oom(exc):
                 raise
@@ -151,6 +154,8 @@ class GuidedSampling:
                 loss = term.loss(images)
                 total = total + term.guide.weight * loss / loss.detach().clamp_min(1e-8)
             (gradient,) = torch.autograd.grad(total.float().sum(), latent)
+        if not torch.isfinite(gradient).all():  # e.g. a half-precision decoder overflowing
+            raise FloatingPointError("the guidance gradient is not finite")
         rms = gradient.flatten(1).pow(2).mean(1).sqrt().clamp_min(1e-12)
         direction = gradient / rms.view(-1, *([1] * (gradient.ndim - 1)))
         weight = sum(term.guide.weight for term in terms)
