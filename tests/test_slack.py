@@ -286,7 +286,10 @@ def test_commands_go_through_the_agent_and_pictures_come_back_into_the_thread(ha
     harness.message("raise the left arm", ts="250.000004", thread_ts=root)
     harness.said(root, "Raised person 1's left arm")
     assert results[-1].path == "fast" and not results[-1].used_llm
-    assert any("skeleton" in f["title"] for f in harness.uploads(root))
+    # the new skeleton over the photo, named by kind, version and switch
+    harness.slack.wait_for(
+        lambda: [f for f in harness.uploads(root) if f["title"] == "people · v4 · on"]
+    )
 
     harness.message("drop the depth map", ts="250.000005", thread_ts=root)
     harness.said(root, "Disabled the depth prior")
@@ -296,7 +299,7 @@ def test_commands_go_through_the_agent_and_pictures_come_back_into_the_thread(ha
     harness.said(root, "Generation 1")
 
     def generated() -> list[dict]:
-        return [f for f in harness.uploads(root) if f["title"].startswith("generation 1")]
+        return [f for f in harness.uploads(root) if "· generation 1" in f["title"]]
 
     candidates = harness.slack.wait_for(generated)
     assert len(candidates) == 1
