@@ -44,6 +44,13 @@ class Limits(BaseModel):
 
     max_pixels: int = Field(40_000_000, gt=0, description="Largest image accepted, in pixels.")
     max_bytes: int = Field(50 * 1024 * 1024, gt=0, description="Largest upload accepted, in bytes.")
+    max_aspect_ratio: float = Field(
+        20.0,
+        ge=1.0,
+        le=10_000.0,
+        description="Longest side over shortest accepted (20: a 1:20 strip). Extreme strips are"
+        " refused at load; every resize bounds its output anyway.",
+    )
 
 
 # --- the LLM behind the agent ------------------------------------------------------------------

@@ -77,7 +77,7 @@ def test_cmyk_jpeg_colours_come_out_right() -> None:
 )
 def test_16_bit_full_range_gradient_maps_onto_0_to_255(fmt: str, dtype: object) -> None:
     ramp = np.linspace(0, 65535, 1024).round().astype(np.uint16)
-    source = Image.fromarray(np.tile(ramp, (4, 1)).astype(dtype))
+    source = Image.fromarray(np.tile(ramp, (64, 1)).astype(dtype))
     loaded = load_image(_save(source, fmt))
     row = np.asarray(loaded)[0, :, 0].astype(int)
     assert loaded.mode == "RGB"

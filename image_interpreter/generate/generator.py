@@ -48,7 +48,9 @@ from image_interpreter.generate.request import (
     priors_sha256,
 )
 from image_interpreter.images import load_image
+from image_interpreter.images.fit import NETWORK_ASPECT, fit_size
 from image_interpreter.models import model_id
+from image_interpreter.priors.edits.generation import MAX_SIDE, MIN_SIDE
 from image_interpreter.priors.render import (
     ReadArtifact,
     RenderCache,
@@ -360,27 +362,23 @@ class Generator:
 
     def _size(self, request: GenerationRequest) -> tuple[int, int]:
         """(width, height): asked for, else the priors' settings, else the model's native size
-        with the source's aspect; multiples of 8, at least 64."""
+        with the source's aspect (the short side grows to 64 if need be); multiples of 8, at
+        least 64 and at most MAX_SIDE a side, whatever the source's shape."""
         settings = request.priors.generation
-        source = request.priors.source
+        source = (request.priors.source.width, request.priors.source.height)
         width = request.width or settings.width
         height = request.height or settings.height
-        if width is None and height is None:
-            base = self.components.base
-            native = int(base.unet.config.sample_size) * int(base.vae_scale_factor)
-            if source.width >= source.height:
-                width = native
-            else:
-                height = native
-        if width is None:
-            width = round(height * source.width / source.height)
-            if width < 64:  # keep the aspect: the short side grows to 64 instead
-                width, height = 64, round(64 * source.height / source.width)
-        if height is None:
-            height = round(width * source.height / source.width)
-            if height < 64:
-                width, height = round(64 * source.width / source.height), 64
-        return max(64, width // 8 * 8), max(64, height // 8 * 8)
+        bounds = {"min_side": MIN_SIDE, "max_side": MAX_SIDE, "multiple": 8, "round_down": True}
+        if width is not None and height is not None:
+            return fit_size((width, height), **bounds)
+        if width is not None:
+            return fit_size(source, scale=width / source[0], **bounds)
+        if height is not None:
+            return fit_size(source, scale=height / source[1], **bounds)
+        base = self.components.base
+        native = int(base.unet.config.sample_size) * int(base.vae_scale_factor)
+        longest = max(MIN_SIDE, min(MAX_SIDE, round(native * NETWORK_ASPECT)))
+        return fit_size(source, long_side=native, **{**bounds, "max_side": longest})
 
     def _jobs(
         self,

@@ -10,9 +10,12 @@ from __future__ import annotations
 
 import codecs
 import io
+import os
 import re
+import stat
 import warnings
 from pathlib import Path
+from typing import BinaryIO
 
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
@@ -22,6 +25,7 @@ from image_interpreter.settings import Limits
 
 _PIXELS_VAR = "IMAGE_INTERPRETER_LIMITS__MAX_PIXELS"
 _BYTES_VAR = "IMAGE_INTERPRETER_LIMITS__MAX_BYTES"
+_ASPECT_VAR = "IMAGE_INTERPRETER_LIMITS__MAX_ASPECT_RATIO"
 _CONVERT_HINT = "Convert it to PNG or JPEG and try again."
 
 # EPS is decoded by running Ghostscript on the file: not something to do with an upload.
@@ -72,24 +76,60 @@ def load_image_file(path: str | Path, limits: Limits | None = None) -> Image.Ima
     return load_image(read_image_file(path, limits), limits, name=str(path))
 
 
+def open_regular_file(path: str | Path) -> BinaryIO:
+    """`path` opened for reading if it is a regular file, else NotARegularFile.
+
+    Opened non-blocking and checked on the open descriptor: a FIFO (or a file swapped for one
+    after a check) would otherwise block the open until something writes to it; a device or a
+    socket has no end. Reads from the returned file block as usual."""
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0))
+    try:
+        mode = os.fstat(fd).st_mode
+        if not stat.S_ISREG(mode):
+            raise NotARegularFile(_file_kind(mode))
+        if hasattr(os, "set_blocking"):
+            os.set_blocking(fd, True)
+        return os.fdopen(fd, "rb")
+    except BaseException:
+        os.close(fd)
+        raise
+
+
+class NotARegularFile(OSError):
+    """A path names a folder, FIFO, device or socket, not a file to read."""
+
+
+def _file_kind(mode: int) -> str:
+    kinds = (
+        (stat.S_ISDIR, "a folder"),
+        (stat.S_ISFIFO, "a FIFO (named pipe)"),
+        (stat.S_ISCHR, "a device"),
+        (stat.S_ISBLK, "a device"),
+        (stat.S_ISSOCK, "a socket"),
+    )
+    return next((name for test, name in kinds if test(mode)), "not a regular file")
+
+
 def read_image_file(path: str | Path, limits: Limits | None = None) -> bytes:
     """A file's bytes, at most `limits.max_bytes` of them: the size on disk is checked first and
-    the read is bounded too (a device, a FIFO or a growing file reports no honest size)."""
+    the read is bounded too (the file may grow); FIFOs, devices and sockets are refused without
+    blocking."""
     limits = limits or Limits()
     path = Path(path)
     label = f"'{path}'"
     try:
-        size = path.stat().st_size
-        if path.is_dir():
-            raise ImageRejected(f"{label} is a folder, not an image file. Name an image file.")
-        if size > limits.max_bytes:
-            raise ImageRejected(
-                f"{label} is {_mib(size, limits.max_bytes)}; the limit is"
-                f" {_mib(limits.max_bytes, size)} ({_BYTES_VAR})."
-                " Compress or resize it before uploading."
-            )
-        with path.open("rb") as handle:  # bounded read: the file may grow, or be a device
+        with open_regular_file(path) as handle:
+            size = os.fstat(handle.fileno()).st_size
+            if size > limits.max_bytes:
+                raise ImageRejected(
+                    f"{label} is {_mib(size, limits.max_bytes)}; the limit is"
+                    f" {_mib(limits.max_bytes, size)} ({_BYTES_VAR})."
+                    " Compress or resize it before uploading."
+                )
             data = handle.read(limits.max_bytes + 1)
+    except (NotARegularFile, IsADirectoryError) as exc:
+        kind = str(exc) if isinstance(exc, NotARegularFile) else "a folder"
+        raise ImageRejected(f"{label} is {kind}, not an image file. Name an image file.") from None
     except FileNotFoundError:
         raise ImageRejected(f"There is no file at {label}. Check the path and try again.") from None
     except PermissionError:
@@ -129,6 +169,8 @@ def _accepted_formats() -> list[str]:
 
 
 def _check_pixels(size: tuple[int, int], limits: Limits, label: str) -> None:
+    """Area and shape from the header: a 2000x1 strip is a few bytes but blows up any resize
+    that scales its shorter side, so an extreme aspect ratio is refused like a bomb."""
     width, height = size
     pixels = width * height
     if pixels > limits.max_pixels:
@@ -136,6 +178,19 @@ def _check_pixels(size: tuple[int, int], limits: Limits, label: str) -> None:
             f"{label} is {width}x{height} = {_mp(pixels, limits.max_pixels)}; the limit is"
             f" {_mp(limits.max_pixels, pixels)} ({_PIXELS_VAR}). Resize it before uploading."
         )
+    if min(width, height) < 1:
+        raise ImageRejected(f"{label} is {width}x{height}: it has no pixels.")
+    ratio = max(width, height) / min(width, height)
+    if ratio > limits.max_aspect_ratio:
+        raise ImageRejected(
+            f"{label} is {width}x{height}, {_ratio(ratio)} long side to short; the limit is"
+            f" {_ratio(limits.max_aspect_ratio)} ({_ASPECT_VAR}). Crop it to a less extreme"
+            " shape before uploading."
+        )
+
+
+def _ratio(value: float) -> str:
+    return f"{value:.2f}".rstrip("0").rstrip(".") + ":1"
 
 
 def _bomb(exc: Exception, data: bytes, limits: Limits, label: str) -> ImageRejected:

@@ -24,6 +24,7 @@ from pydantic import Field, field_validator
 from image_interpreter.errors import ModelUnavailable
 from image_interpreter.extract.base import Params
 from image_interpreter.extract.extractors._hub import hub_file, only_these_files
+from image_interpreter.images.fit import network_picture
 from image_interpreter.models.loading import load_with, resolve, resolve_device, resolve_dtype
 from image_interpreter.models.registry import model_id, register_role
 from image_interpreter.models.tiny import seeded, tiny_model
@@ -112,7 +113,8 @@ class Clip:
         parts = []
         with torch.inference_mode(), self._autocast():
             for start in range(0, len(images), batch):
-                pixels = torch.stack([self.preprocess(im) for im in images[start : start + batch]])
+                chunk = images[start : start + batch]  # bounded: CLIP scales the short side up
+                pixels = torch.stack([self.preprocess(network_picture(im)) for im in chunk])
                 features = self.model.encode_image(pixels.to(self.device), normalize=True)
                 parts.append(features.float().cpu())
         return torch.cat(parts)

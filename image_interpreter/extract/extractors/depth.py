@@ -36,6 +36,7 @@ from image_interpreter.extract.extractors._annotators import (
     rgb_array,
     save_checkpoint,
 )
+from image_interpreter.images.fit import NETWORK_ASPECT, fit_image, network_array
 from image_interpreter.models import (
     load_pretrained,
     register_role,
@@ -155,9 +156,13 @@ class DepthAnythingExtractor(_DepthExtractor):
         import torch
 
         side = params.detect_resolution
-        inputs = self.processor(
-            images=image, return_tensors="pt", size={"height": side, "width": side}
+        # The processor's own keep-aspect resize fails on an extreme shape (a side rounds to 0):
+        # the picture is sized here, bounded, and the processor is asked for exactly that size.
+        picture = fit_image(
+            image, short_side=side, max_side=round(side * NETWORK_ASPECT), multiple=14
         )
+        size = {"height": picture.height, "width": picture.width}
+        inputs = self.processor(images=picture, return_tensors="pt", size=size)
         pixels = inputs["pixel_values"].to(device=self.device, dtype=self.dtype)
         with torch.inference_mode():
             predicted = self.model(pixel_values=pixels).predicted_depth
@@ -195,9 +200,8 @@ class MidasExtractor(_DepthExtractor):
 
     def predict(self, image: Image.Image, params: MidasParams) -> np.ndarray:
         import torch
-        from controlnet_aux.util import resize_image
 
-        rgb = resize_image(rgb_array(image), params.detect_resolution)
+        rgb = network_array(rgb_array(image), params.detect_resolution)
         pixels = torch.from_numpy(rgb).to(self.device, torch.float32).permute(2, 0, 1)[None]
         with torch.inference_mode():
             predicted = self.detector.model(pixels / 127.5 - 1.0)  # as MidasDetector scales
@@ -236,9 +240,8 @@ class ZoeExtractor(_DepthExtractor):
 
     def predict(self, image: Image.Image, params: ZoeParams) -> np.ndarray:
         import torch
-        from controlnet_aux.util import resize_image
 
-        rgb = resize_image(rgb_array(image), params.detect_resolution)
+        rgb = network_array(rgb_array(image), params.detect_resolution)
         pixels = torch.from_numpy(rgb).to(self.device, torch.float32).permute(2, 0, 1)[None]
         with torch.inference_mode():
             metres = self.detector.model.infer(pixels / 255.0, with_flip_aug=params.flip_augment)

@@ -20,6 +20,7 @@ from image_interpreter.extract.base import ExtractContext, Extractor, Params, re
 from image_interpreter.extract.extractors import florence2
 from image_interpreter.extract.extractors.regions import normalised
 from image_interpreter.extract.extractors.torchhub import hub_load, require_trusted
+from image_interpreter.images.fit import network_picture
 from image_interpreter.models import (
     load_pretrained,
     register_role,
@@ -88,8 +89,12 @@ class Owlv2Objects(Extractor):
         from torchvision.ops import batched_nms
 
         picture = image.convert("RGB")
+        # OWLv2 pads to a square of the longer side before resizing: bound that side first.
         inputs = self.processor(
-            text=[list(params.queries)], images=picture, return_tensors="pt", truncation=True
+            text=[list(params.queries)],
+            images=network_picture(picture),
+            return_tensors="pt",
+            truncation=True,
         ).to(self.device)
         inputs["pixel_values"] = inputs["pixel_values"].to(self.dtype)
         with torch.inference_mode():

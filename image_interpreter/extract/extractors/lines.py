@@ -25,6 +25,7 @@ from image_interpreter.extract.extractors._annotators import (
     rgb_array,
     save_checkpoint,
 )
+from image_interpreter.images.fit import network_array
 from image_interpreter.models import register_role, tiny_model
 from image_interpreter.priors.schema import EdgesPrior
 
@@ -71,7 +72,10 @@ class _LinesExtractor(Extractor):
         return self.method
 
     def extract(self, image: Image.Image, params, ctx: ExtractContext) -> EdgesPrior:
-        drawn = self.detect(rgb_array(image), params)
+        # controlnet-aux sizes by the shorter side alone; handing it a picture already at a
+        # bounded network size (sides multiples of 64) makes its own resize a no-op.
+        rgb = network_array(rgb_array(image), params.detect_resolution)
+        drawn = self.detect(rgb, params)
         lines = fit(np.ascontiguousarray(drawn[..., 0]), image.size)
         if self.method_for(params) == "scribble":  # keep strokes binary after resizing
             lines = np.where(lines >= 128, 255, 0).astype(np.uint8)
@@ -101,7 +105,7 @@ class LineartExtractor(_LinesExtractor):
         self.detector = load_annotator(LineartDetector, self.roles[0], self.settings, LINEART_FILES)
 
     def detect(self, rgb: np.ndarray, params: LineartParams) -> np.ndarray:
-        side = params.detect_resolution
+        side = min(rgb.shape[:2])  # the bounded size `extract` chose
         return self.detector(
             rgb,
             coarse=params.coarse,
@@ -143,7 +147,7 @@ class HedExtractor(_LinesExtractor):
         return "scribble" if params.scribble else "hed"
 
     def detect(self, rgb: np.ndarray, params: HedParams) -> np.ndarray:
-        side = params.detect_resolution
+        side = min(rgb.shape[:2])  # the bounded size `extract` chose
         return self.detector(
             rgb,
             detect_resolution=side,

@@ -31,6 +31,7 @@ from image_interpreter.extract.base import ExtractContext, Extractor, register_e
 from image_interpreter.extract.extractors._hub import hub_file, only_these_files
 from image_interpreter.extract.extractors.clip_labels import ROLE as CLIP_ROLE
 from image_interpreter.extract.extractors.clip_labels import LabelParams, label_masks
+from image_interpreter.images.fit import NETWORK_ASPECT, fit_image
 from image_interpreter.models.loading import load_with, resolve, resolve_device
 from image_interpreter.models.registry import register_role
 from image_interpreter.models.tiny import seeded, tiny_model
@@ -332,10 +333,9 @@ class SamPromptedExtractor(_SamExtractor):
 
 
 def _work_copy(image: Image.Image, max_side: int) -> np.ndarray:
-    picture = image.convert("RGB")
-    if max(picture.size) > max_side:
-        picture = picture.copy()
-        picture.thumbnail((max_side, max_side), Image.Resampling.BILINEAR)
+    """At most `max_side` large and not too thin: SAM scales the longer side to its input size,
+    which would round the shorter side of a strip to 0 pixels."""
+    picture = fit_image(image.convert("RGB"), max_side=max_side, max_aspect=NETWORK_ASPECT)
     return np.asarray(picture)
 
 

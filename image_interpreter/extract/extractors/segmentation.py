@@ -30,6 +30,7 @@ from image_interpreter.extract.base import (
     Params,
     register_extractor,
 )
+from image_interpreter.images.fit import network_size
 from image_interpreter.models.loading import (
     load_pretrained,
     load_with,
@@ -180,7 +181,8 @@ class FcnExtractor(Extractor):
         from torchvision.transforms import functional as F
 
         pixels = F.pil_to_tensor(image.convert("RGB"))
-        pixels = F.resize(pixels, self.resize, antialias=True).float() / 255.0
+        width, height = network_size(image.size, self.resize, multiple=1)  # bounded, any shape
+        pixels = F.resize(pixels, [height, width], antialias=True).float() / 255.0
         pixels = F.normalize(pixels, mean=[0.485, 0.456, 0.406], std=[0.229, 0.224, 0.225])
         with torch.inference_mode():
             logits = self.model(pixels[None].to(self.device, self.dtype))["out"]

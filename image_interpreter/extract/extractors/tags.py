@@ -23,6 +23,7 @@ from pydantic import Field
 from image_interpreter.errors import ModelUnavailable
 from image_interpreter.extract.base import ExtractContext, Extractor, Params, register_extractor
 from image_interpreter.extract.extractors.torchhub import hub_load, require_trusted
+from image_interpreter.images.fit import network_picture
 from image_interpreter.models import (
     is_tiny,
     load_with,
@@ -93,7 +94,8 @@ class Classifier:
         """The k most likely classes scoring at least `min_score`, most likely first."""
         import torch
 
-        batch = self.transform(image.convert("RGB")).unsqueeze(0).to(self.device)
+        picture = network_picture(image.convert("RGB"))  # the transform scales the short side up
+        batch = self.transform(picture).unsqueeze(0).to(self.device)
         with torch.inference_mode():
             probabilities = self.model(batch).float().softmax(dim=-1)[0].cpu()
         scores, indices = probabilities.topk(min(k, probabilities.numel()))

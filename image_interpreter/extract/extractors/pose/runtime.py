@@ -18,6 +18,7 @@ from pydantic import Field
 
 from image_interpreter.errors import ModelUnavailable
 from image_interpreter.extract.base import Params
+from image_interpreter.images.fit import network_array
 from image_interpreter.models.loading import load_with
 from image_interpreter.models.registry import model_id
 from image_interpreter.models.tiny import is_tiny, tiny_model
@@ -46,12 +47,12 @@ def quiet_import(name: str) -> ModuleType:
 
 
 def detection_image(image: Image.Image, resolution: int) -> np.ndarray:
-    """RGB uint8 with the shorter side at `resolution` (rounded to 64 as controlnet-aux does).
+    """RGB uint8 with the shorter side at `resolution` (rounded to 64 as controlnet-aux does),
+    the longer side bounded (`network_array`), whatever the picture's shape.
 
     The whole picture is stretched to the new size, so coordinates normalised in it are the same
     as in the original."""
-    util = quiet_import("controlnet_aux.util")
-    return util.resize_image(util.HWC3(np.asarray(image.convert("RGB"))), resolution)
+    return network_array(np.ascontiguousarray(np.asarray(image.convert("RGB"))), resolution)
 
 
 def model_file(role: str, settings: Settings, filename: str | None = None) -> Path:
