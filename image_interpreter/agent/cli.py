@@ -14,6 +14,7 @@ from image_interpreter.agent.commands import show_priors
 from image_interpreter.agent.files import (
     dump_priors,
     parse_size,
+    read_json_file,
     read_priors,
     render_files,
     write_atomic,
@@ -28,6 +29,7 @@ from image_interpreter.agent.interpreter import (
 from image_interpreter.artifacts import ArtifactStore
 from image_interpreter.cli.common import console, settings_from
 from image_interpreter.errors import ImageInterpreterError, PriorsError
+from image_interpreter.images import read_image_file
 from image_interpreter.priors.edits import EditBase, apply_all, describe
 from image_interpreter.priors.schema import PriorSet
 from image_interpreter.session import Session, SessionStore
@@ -227,10 +229,10 @@ def chat_command(
         if demo:
             chat.show(chat.run(lambda p: conversations.demo(session, p)))
         elif photo is not None and session.current is None:
-            data = _read(photo)
+            data = read_image_file(photo, conversations.settings.limits)
             chat.show(chat.run(lambda p: conversations.add_photo(session, data, photo.name, p)))
             if pose is not None:
-                chat.show(conversations.import_pose(session, _read(pose), pose.name))
+                chat.show(conversations.import_pose(session, read_json_file(pose), pose.name))
             elif priors is not None:
                 for note in _use_priors(session, priors, conversations.store):
                     console.print(f"Note: {note}.", highlight=False, soft_wrap=True)
@@ -249,13 +251,6 @@ def chat_command(
         )
     finally:
         conversations.close()
-
-
-def _read(path: Path) -> bytes:
-    try:
-        return path.read_bytes()
-    except OSError as exc:
-        raise PriorsError(f"Cannot read {path}: {exc.strerror}.") from None
 
 
 def _use_priors(session: Session, path: Path, store: SessionStore) -> list[str]:

@@ -20,7 +20,13 @@ from pydantic import ValidationError
 
 from image_interpreter.durable import write_atomic
 from image_interpreter.errors import ImageInterpreterError, PriorsError
-from image_interpreter.priors.openpose import export_openpose, import_openpose, parse_json
+from image_interpreter.images.load import NotARegularFile, open_regular_file
+from image_interpreter.priors.openpose import (
+    MAX_JSON_BYTES,
+    export_openpose,
+    import_openpose,
+    parse_json,
+)
 from image_interpreter.priors.render import (
     ReadArtifact,
     RenderCache,
@@ -47,12 +53,21 @@ def _is_openpose(data: Any) -> bool:
     )
 
 
-def read_priors(path: Path) -> PriorsFile:
-    """A PriorSet JSON or an OpenPose JSON file, whichever `path` holds (PriorsError if neither)."""
+def read_json_file(path: Path) -> bytes:
+    """The bytes of a JSON file named by a user, bounded (MAX_JSON_BYTES; `parse_json` refuses
+    more); a FIFO, device or folder is refused at once instead of blocking the command."""
     try:
-        raw = path.read_bytes()
+        with open_regular_file(path) as handle:
+            return handle.read(MAX_JSON_BYTES + 1)
+    except NotARegularFile as exc:
+        raise PriorsError(f"{path} is {exc}, not a JSON file.") from None
     except OSError as exc:
         raise PriorsError(f"Cannot read {path}: {exc.strerror}.") from None
+
+
+def read_priors(path: Path) -> PriorsFile:
+    """A PriorSet JSON or an OpenPose JSON file, whichever `path` holds (PriorsError if neither)."""
+    raw = read_json_file(path)
     try:
         data = parse_json(raw)
     except PriorsError as exc:

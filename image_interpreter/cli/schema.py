@@ -9,6 +9,7 @@ from typing import Annotated
 import typer
 from pydantic import ValidationError
 
+from image_interpreter.agent.files import read_json_file
 from image_interpreter.cli.common import console
 from image_interpreter.errors import PriorsError
 from image_interpreter.priors import PriorSet
@@ -41,10 +42,7 @@ def validate(path: Annotated[Path, typer.Argument(help="A PriorSet JSON file.")]
 
     Example: image-interpreter validate priors.json
     """
-    try:
-        data = path.read_bytes()
-    except OSError as exc:
-        raise PriorsError(f"Cannot read {path}: {exc.strerror}.") from None
+    data = read_json_file(path)
     try:
         priors = PriorSet.model_validate(parse_json(data))
     except PriorsError as exc:  # not UTF-8, not JSON, too large or too deep
