@@ -120,8 +120,7 @@ class FakeLLMServer:
             self.requests.append(
                 Request(path, {k.lower(): v for k, v in handler.headers.items()}, body)
             )
-            queue = self.queues.get(path)
-            reply = queue.popleft() if queue else None
+            reply = self.next_reply(path, body)
         if reply is None:
             reply = Reply(status=599, body={"error": f"nothing scripted for {path}"})
         if reply.delay and self._stop.wait(reply.delay):
@@ -133,6 +132,12 @@ class FakeLLMServer:
                 self._json(handler, reply)
         except (BrokenPipeError, ConnectionResetError):  # the client gave up (a timeout)
             pass
+
+    def next_reply(self, path: str, body: Any) -> Reply | None:
+        """The answer to a request (called under the lock): the route's next scripted reply.
+        Subclasses check the request first (tests/tgi_server.py)."""
+        queue = self.queues.get(path)
+        return queue.popleft() if queue else None
 
     def _json(self, handler: BaseHTTPRequestHandler, reply: Reply) -> None:
         data = reply.body if isinstance(reply.body, str) else json.dumps(reply.body)

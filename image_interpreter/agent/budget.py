@@ -12,8 +12,9 @@ loads (`llm.tokens.TokenCounter`), else with a conservative estimate:
 
 with `RESERVE` of the budget kept for the turn's own tool steps. Before every request the whole
 request is counted as the server will see it (`request_text`), and when tool results have grown
-it past the budget, the longest result is shortened, then the oldest history dropped; a request
-that still cannot fit is refused here, never sent to be refused by the server.
+it past the budget, the longest result is shortened, then the oldest history dropped, then the
+turn's oldest steps; a request that still cannot fit is refused here, never sent to be refused
+by the server.
 """
 
 from __future__ import annotations
@@ -34,10 +35,10 @@ from image_interpreter.agent.llm.errors import LLMRequestError
 from image_interpreter.agent.llm.text import content_text
 from image_interpreter.tools.compact import ToolSpec
 
-TOOLS_SHARE = 0.40  # at most this much of the budget for tool descriptions
+TOOLS_SHARE = 0.45  # at most this much of the budget for tool descriptions
 PRIORS_SHARE = 0.25  # the full priors description when within this, else the compact one
 RESERVE = 0.15  # kept for this turn's tool calls and their results
-MIN_RESULT_CHARS = 160  # a tool result is never shortened below this
+MIN_RESULT_CHARS = 160  # a tool result is never halved below this
 
 Count = Callable[[str], int]
 
@@ -111,7 +112,8 @@ def fit_request(
 ) -> int:
     """Shrink `messages` in place until `measure(messages)` is within the budget: this turn's
     longest tool result first (halved, down to MIN_RESULT_CHARS), then the oldest history
-    message. Returns the count; LLMRequestError when nothing is left to shrink."""
+    message, then this turn's oldest step (keeping the latest). Returns the count;
+    LLMRequestError when nothing is left to shrink."""
     while True:
         used = measure(messages)
         if used <= budget.tokens:
@@ -121,7 +123,8 @@ def fit_request(
         results = [
             i
             for i in range(at + 1, len(messages))
-            if _is_result(messages[i]) and len(content_text(messages[i].content)) > MIN_RESULT_CHARS
+            if _is_result(messages[i])
+            and len(content_text(messages[i].content)) // 2 >= MIN_RESULT_CHARS
         ]
         if results:
             longest = max(results, key=lambda i: len(content_text(messages[i].content)))
@@ -131,6 +134,10 @@ def fit_request(
             del messages[1]
             if at > 2 and isinstance(messages[1], AIMessage):  # keep user-first order
                 del messages[1]
+            continue
+        steps = [i for i in range(at + 1, len(messages)) if isinstance(messages[i], AIMessage)]
+        if len(steps) > 1:  # this turn's oldest step (its call and its results) goes
+            del messages[steps[0] : steps[1]]
             continue
         raise LLMRequestError(
             f"the request needs {used} tokens; the model's context leaves {budget.tokens} for"
@@ -148,6 +155,5 @@ def _is_result(message: BaseMessage) -> bool:
 
 def _shortened(message: BaseMessage) -> BaseMessage:
     text = content_text(message.content)
-    keep = max(MIN_RESULT_CHARS, len(text) // 2)
-    cut = text[:keep].rstrip() + " … (shortened to fit the model's context)"
+    cut = text[: len(text) // 2].rstrip() + " … (shortened to fit the model's context)"
     return message.model_copy(update={"content": cut})

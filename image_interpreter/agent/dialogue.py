@@ -36,7 +36,7 @@ from __future__ import annotations
 import math
 import re
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -68,6 +68,10 @@ QUICK_EXTRACT: dict[str, dict[str, Any]] = {
 }
 CONTROL_OPS = {"set_enabled", "set_weight", "set_step_range"}
 OP_TOOLS = {"show_priors": "describe_priors"}
+
+
+Connect = Callable[["Dialogue"], tuple[Any, Any]]
+"""dialogue -> (its scripted model: script/left/unscripted, the LLMBackend that reaches it)."""
 
 
 class DialogueError(ImageInterpreterError):
@@ -166,6 +170,8 @@ class TurnReport:
     tools: list[str] = field(default_factory=list)
     timings: dict[str, float] = field(default_factory=dict)
     model_seconds: float = 0.0  # inside models (extraction, generation, ranking, upscaling)
+    tokens: dict[str, int] = field(default_factory=dict)  # the turn's record: budget, parts
+    calls: list[dict[str, Any]] = field(default_factory=list)  # its tool calls, as recorded
     failures: list[str] = field(default_factory=list)
 
     @property
@@ -221,8 +227,12 @@ class Runtime:
         self.store.close()
 
 
-def run_dialogue(dialogue: Dialogue, mode: Mode, runtime: Runtime) -> DialogueReport:
-    """Play `dialogue` in a new session of `runtime`'s store and check every turn."""
+def run_dialogue(
+    dialogue: Dialogue, mode: Mode, runtime: Runtime, *, connect: Connect | None = None
+) -> DialogueReport:
+    """Play `dialogue` in a new session of `runtime`'s store and check every turn.
+    `connect(dialogue)`: the scripted mode's model and backend, for playing the script through a
+    real server (tests/tgi_server.py); default: a ScriptedChatModel, no server."""
     from image_interpreter.agent.loop import Agent, AgentConfig
 
     report = DialogueReport(dialogue.name, dialogue.title, mode, planned=len(dialogue.turns))
@@ -240,8 +250,13 @@ def run_dialogue(dialogue: Dialogue, mode: Mode, runtime: Runtime) -> DialogueRe
         rank_weights=runtime.rank_weights,
         extract_params=runtime.extract_params,
     )
-    model = ScriptedChatModel() if mode == "scripted" else None
-    backend = ScriptedBackend(model, native_tools=not dialogue.react) if model else None
+    model: Any = None
+    backend: Any = None
+    if mode == "scripted" and connect is not None:
+        model, backend = connect(dialogue)
+    elif mode == "scripted":
+        model = ScriptedChatModel()
+        backend = ScriptedBackend(model, native_tools=not dialogue.react)
     agent = Agent(
         session,
         make_tools(box),
@@ -268,6 +283,8 @@ def run_dialogue(dialogue: Dialogue, mode: Mode, runtime: Runtime) -> DialogueRe
         entry.llm_calls = result.tokens.get("llm_calls", 0)
         entry.tools = called_tools(result.tool_calls)
         entry.timings = dict(result.timings)
+        entry.tokens = dict(result.tokens)
+        entry.calls = list(result.tool_calls)
         entry.failures = check_turn(turn.expect, result, session, before)
         if model is not None:
             if model.left:

@@ -140,7 +140,7 @@ def react_instructions(tools: Sequence[Tool], others: Sequence[str] = ()) -> str
     listed = describe_tools(tools)
     if others:
         listed += "\nAlso callable by name: " + ", ".join(others) + "."
-    return load_prompt("react", tools=listed, tool_names=", ".join([*names, *others]))
+    return load_prompt("react", tools=listed, tool_names=", ".join(names))
 
 
 def example_input(tool: Tool) -> str:

@@ -25,7 +25,7 @@ class EditCommandsArgs(Args):
     commands: str = Field(
         min_length=1,
         max_length=2000,
-        description="Plain edit commands, e.g. 'raise her left arm; drop the depth map'.",
+        description="Commands separated by ';'.",
     )
 
 

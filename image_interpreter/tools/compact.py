@@ -125,22 +125,31 @@ def _resolve(node: dict[str, Any], root: dict[str, Any]) -> dict[str, Any]:
 
 
 def _union_line(node: dict[str, Any], root: dict[str, Any]) -> str | None:
-    """`op_a(x, y?); op_b()` for a discriminated union, else None."""
+    """`{"op": name, fields}, one of: a|b(x, y); c(z); optional fields: p, q` for a
+    discriminated union: each variant's required fields (variants with the same ones share a
+    signature), the optional fields named once. None when `node` is no such union."""
     discriminator = node.get("discriminator")
     variants = node.get("oneOf") or node.get("anyOf")
     if not isinstance(discriminator, dict) or not variants:
         return None
     key = discriminator.get("propertyName", "op")
-    signatures = []
+    grouped: dict[str, list[str]] = {}
+    optional: dict[str, None] = {}
     for variant in variants:
         variant = _resolve(variant, root)
         properties = variant.get("properties") or {}
         tag = properties.get(key, {})
         name = tag.get("const") or (tag.get("enum") or [None])[0] or tag.get("default")
         required = set(variant.get("required") or [])
-        fields = [f if f in required else f"{f}?" for f in properties if f != key]
-        signatures.append(f"{name}({', '.join(fields)})")
-    return f'each an object with "{key}" and its fields: ' + "; ".join(signatures)
+        fields = ",".join(f for f in properties if f != key and f in required)
+        optional.update((f, None) for f in properties if f != key and f not in required)
+        grouped.setdefault(fields, []).append(str(name))
+    signatures = [f"{'|'.join(names)}({fields})" for fields, names in grouped.items()]
+    line = f'each {{"{key}": name, fields}}, {UNION_MARK} ' + "; ".join(signatures)
+    return line + (f"; optional fields: {', '.join(optional)}" if optional else "")
+
+
+UNION_MARK = "one of:"
 
 
 def _compact(node: Any, root: dict[str, Any]) -> Any:
@@ -169,10 +178,9 @@ def _compact(node: Any, root: dict[str, Any]) -> Any:
         elif key == "items" and isinstance(value, dict):
             item = _compact(value, root)
             union = item.get("description") if item.get("type") == "object" else None
-            if union and "its fields" in union and len(item) == 2:
+            if union and UNION_MARK in union and len(item) == 2:  # the union says it all
                 out[key] = {"type": "object"}
-                described = out.get("description") or first_sentence(node.get("description", ""))
-                out["description"] = f"{described} {union[0].upper()}{union[1:]}".strip()
+                out["description"] = union[0].upper() + union[1:]
             else:
                 out[key] = item
         elif key == "properties" and isinstance(value, dict):
