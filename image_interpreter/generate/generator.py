@@ -245,6 +245,24 @@ class Generator:
                 self.components.restore()
         return candidates
 
+    def generate_many(
+        self,
+        requests: list[GenerationRequest],
+        *,
+        read_artifact: ReadArtifact,
+        progress: list[ProgressCallback | None] | None = None,
+        notes: list[Callable[[str], None] | None] | None = None,
+        on_call: Callable[[list[int], int], None] | None = None,
+    ) -> list[list[Candidate] | Exception]:
+        """Several requests (e.g. from different sessions), compatible ones in one pipeline
+        call: each request's candidates, or the error it raised (see `batching.py`)."""
+        from image_interpreter.generate.batching import generate_many
+
+        return generate_many(
+            self, requests, read_artifact=read_artifact, progress=progress, notes=notes,
+            on_call=on_call,
+        )  # fmt: skip
+
     def regenerate(
         self,
         recipe: Recipe,
