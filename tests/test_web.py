@@ -89,7 +89,7 @@ def test_photo_pose_edit_generate_and_resume(server, files, tmp_path: Path):
 
         # a photo: stored, depth and edges extracted and shown
         chat.upload(files["photo"])
-        chat.wait_text("Extracted depth, edges")
+        chat.wait_text("Extracted depth, edges", timeout_s=600)  # builds the tiny models once
         chat.wait_image("depth · v2 · on")
         chat.wait_image("edges · v2 · on")
         chat.shot("1-photo")
