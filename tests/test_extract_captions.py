@@ -253,3 +253,30 @@ def test_bedrock_without_a_region_says_how_to_set_one(tmp_path, photo, monkeypat
     service = ExtractionService(load_settings(profile="tiny", data_dir=tmp_path))
     with pytest.raises(ExtractionError, match="AWS_REGION"):
         service.extract(photo, _source(service, photo), "bedrock")
+
+
+def test_florence2_captions_and_region_captions_from_known_answers(service, photo, monkeypatch):
+    """Known model answers through the real processor's post-processing: the caption's words,
+    regions Florence-2 finds (labelled boxes), and the words for a region the user points at."""
+    from image_interpreter.extract.extractors.florence2 import Florence2
+
+    answers = {
+        "<CAPTION>": "an astronaut with a flag",
+        "<DETAILED_CAPTION>": "a woman in a white suit holds a flag<loc_5>",
+        "<DENSE_REGION_CAPTION>": "a woman<loc_100><loc_100><loc_500><loc_900>"
+        "a flag<loc_600><loc_0><loc_900><loc_300>",
+        "<REGION_TO_DESCRIPTION>" + loc_tokens(FLAG): "a striped flag",
+    }
+    monkeypatch.setattr(
+        Florence2, "generate", lambda self, image, prompt, **_: f"</s><s>{answers[prompt]}</s>"
+    )
+    params = {"detailed": True, "regions": True, "boxes": [FLAG], **FAST}
+    caption = service.extract(photo, _source(service, photo), "caption.florence2", params)
+    assert caption.text == "an astronaut with a flag"
+    assert caption.detailed == "a woman in a white suit holds a flag"  # stray <loc_i> dropped
+    texts = [region.text for region in caption.regions]
+    assert texts == ["a woman", "a flag", "a striped flag"]
+    woman, flag, _ = (tuple(r.box.model_dump().values()) for r in caption.regions)
+    assert woman == pytest.approx((0.1005, 0.1005, 0.5005, 0.9005))
+    assert flag == pytest.approx((0.6005, 0.0005, 0.9005, 0.3005))
+    assert caption.regions[2].box == FLAG

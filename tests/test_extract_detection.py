@@ -180,3 +180,26 @@ def test_yolov5_has_no_tiny_model(tmp_path, photo, hub):
     service = _service(tmp_path, profile="tiny", trusted_hub_repos=["ultralytics/yolov5"])
     with pytest.raises(ModelUnavailable, match=r"objects\.owlv2"):
         service.extract(photo, _source(service, photo), "yolo")
+
+
+def test_florence2_grounding_reads_known_answers_into_labelled_boxes(service, photo, monkeypatch):
+    """Known model answers (Florence-2's <loc_i> bins) through the real processor's
+    post-processing: each query's boxes come back labelled with it, normalised to bin centres."""
+    from image_interpreter.extract.extractors.florence2 import Florence2
+
+    answers = {
+        "<OPEN_VOCABULARY_DETECTION>a rocket": "a rocket<loc_100><loc_200><loc_300><loc_400>",
+        "<OPEN_VOCABULARY_DETECTION>a flag": "a flag<loc_500><loc_100><loc_600><loc_300>"
+        "a flag<loc_0><loc_900><loc_50><loc_999>",
+    }
+    monkeypatch.setattr(
+        Florence2, "generate", lambda self, image, prompt, **_: f"</s><s>{answers[prompt]}</s>"
+    )
+    params = {"queries": ["a rocket", "a flag"], "max_new_tokens": 12, "num_beams": 1}
+    prior = service.extract(photo, _source(service, photo), "objects.florence2", params)
+    found = sorted((o.label, tuple(o.box.model_dump().values())) for o in prior.objects)
+    assert [label for label, _ in found] == ["a flag", "a flag", "a rocket"]
+    assert found[0][1] == pytest.approx((0.0005, 0.9005, 0.0505, 0.9995))
+    assert found[1][1] == pytest.approx((0.5005, 0.1005, 0.6005, 0.3005))
+    assert found[2][1] == pytest.approx((0.1005, 0.2005, 0.3005, 0.4005))
+    _check_ranked(prior.objects, ["a rocket", "a flag"])

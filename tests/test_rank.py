@@ -176,3 +176,32 @@ def test_depth_is_extracted_again_by_the_targets_extractor_up_to_scale_and_shift
     assert ranked[0].index == 1
     assert ranked[0].score.parts["depth"] == pytest.approx(1.0, abs=0.01)
     assert ranked[1].score.parts["depth"] == 0.0
+
+
+def test_the_clip_score_is_open_clips_own_cosine(tiny):
+    """Checked against open_clip called directly on the same weights (not through our code):
+    its preprocessing, its image and text towers, normalised, dot product."""
+    import open_clip
+    import torch
+
+    from image_interpreter.models import resolve
+
+    settings, _, _ = tiny
+    pictures = [Image.fromarray(a).resize((96, 96)) for a in (data.astronaut(), data.coffee())]
+    prompt = "a photo of a cup of coffee"
+    priors = PriorSet(
+        source={"sha256": "0" * 64, "width": 96, "height": 96}, caption=CaptionPrior(text=prompt)
+    )
+    ranked = rank(pictures, priors, weights=RankWeights(clip=1.0), settings=settings)
+    name = f"local-dir:{resolve('clip', settings)}"
+    model, _, preprocess = open_clip.create_model_and_transforms(name, require_pretrained=True)
+    tokenizer = open_clip.get_tokenizer(name)
+    with torch.no_grad():
+        images = model.encode_image(torch.stack([preprocess(p) for p in pictures]))
+        text = model.encode_text(tokenizer([prompt]))
+    images = images / images.norm(dim=-1, keepdim=True)
+    text = text / text.norm(dim=-1, keepdim=True)
+    expected = (images @ text.T).squeeze(1).tolist()
+    for r in ranked:
+        assert r.score.details["clip.cosine"] == pytest.approx(expected[r.index], abs=1e-4)
+        assert r.score.parts["clip"] == pytest.approx(min(1.0, 2.5 * max(expected[r.index], 0)))
