@@ -69,3 +69,22 @@ def test_models_lists_each_role_and_builds_the_tiny_ones(tmp_path, monkeypatch):
     again = runner.invoke(app, ["--profile", "tiny", "--data-dir", str(tmp_path), "models"])
     rows = {line.split()[0]: line.split()[1:] for line in again.output.splitlines() if line}
     assert rows["sd.base"] == ["built", "tiny/sd-base"]
+
+
+def test_help_reads_like_a_command_line():
+    edit = runner.invoke(app, ["edit", "--help"], env={"COLUMNS": "200"})
+    assert "Usage: image-interpreter edit [OPTIONS] PRIORS TEXT" in edit.output
+    extract = runner.invoke(app, ["extract", "--help"], env={"COLUMNS": "200"})
+    assert "Usage: image-interpreter extract [OPTIONS] [PHOTO]" in extract.output
+    for output in (edit.output, extract.output):
+        assert "<bool>" not in output and "{" not in output
+    flag = next(line for line in extract.output.splitlines() if "│ --list " in line)
+    assert "List what can be extracted." in flag and "<" not in flag
+
+
+def test_help_paragraphs_are_whole_lines_the_terminal_wraps():
+    for command in app.registered_commands:
+        for paragraph in (command.help or "").split("\n\n"):
+            assert "\n" not in paragraph, command.name
+    shown = runner.invoke(app, ["interpolate", "--help"], env={"COLUMNS": "200"})
+    assert "pose keypoints linearly; the kinds named by --hold stay fixed" in shown.output

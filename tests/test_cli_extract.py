@@ -52,10 +52,18 @@ def test_a_bad_photo_is_refused_with_its_name(tmp_path):
     assert "notes.png" in str(result.exception)
 
 
-def test_list_shows_what_can_be_extracted():
+def test_list_shows_one_line_per_extractor_grouped_by_kind():
     result = runner.invoke(app, ["extract", "--list"])
     assert result.exit_code == 0
-    assert "edges.canny" in result.output and "palette" in result.output
+    lines = result.output.splitlines()
+    kinds = [line for line in lines if line and not line.startswith(" ")][1:]  # after the intro
+    assert kinds == sorted(kinds) and {"depth", "edges", "people", "palette"} <= set(kinds)
+    edges = lines[lines.index("edges") + 1 :]
+    edges = edges[: next(i for i, line in enumerate(edges) if not line.startswith(" "))]
+    assert edges[0].split()[:2] == ["*", "edges.canny"]  # the default first, marked
+    assert {line.split()[0] for line in edges[1:]} >= {"edges.hed", "edges.lineart"}
+    assert all("white" in line for line in edges)  # each with its description, on its line
+    assert sum("edges.canny" in line for line in lines) == 1
 
 
 def test_people_come_out_as_openpose_json_too(photo, tmp_path, monkeypatch):

@@ -284,6 +284,9 @@ def test_interpolate_command_from_two_priorset_files(tmp_path, scene, settings, 
               str(out), "--hold", "depth,segmentation"],
     )  # fmt: skip
     assert result.exit_code == 0, result.output
+    # depth is held; the priors have no segmentation, and the user is told so
+    assert "--hold segmentation: the priors have no segmentation" in result.output
+    assert "--hold depth" not in result.output
     assert imageio_v3.imread(out / "interpolation.gif").shape[0] == 3
     assert (out / "interpolation.mp4").stat().st_size > 0
     bad_out = tmp_path / "bad"

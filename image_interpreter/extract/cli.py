@@ -13,7 +13,7 @@ from image_interpreter.artifacts import ArtifactStore, open_artifact_store
 from image_interpreter.cli.common import console, settings_from
 from image_interpreter.durable import write_atomic
 from image_interpreter.errors import ExtractionError
-from image_interpreter.extract.registry import extractor_choices, find_extractor
+from image_interpreter.extract.registry import find_extractor, load_extractors
 from image_interpreter.extract.service import ExtractionService
 from image_interpreter.images import encode_png, load_image_file
 from image_interpreter.priors.openpose import export_openpose
@@ -50,8 +50,7 @@ def extract(
     """
     settings = settings_from(ctx)
     if list_:
-        for name in extractor_choices():
-            console.print(name)
+        _print_list()
         return
     if photo is None:
         raise ExtractionError("Name the photo to extract from: image-interpreter extract PHOTO.")
@@ -84,6 +83,29 @@ def extract(
             progress.update(task, completed=1.0)
     _write(out, priors, image, artifacts)
     console.print(f"Wrote {', '.join(sorted(p.name for p in out.iterdir()))} to {out}")
+
+
+def _print_list() -> None:
+    """One line per extractor, grouped by the kind of prior it fills; the default first."""
+    table = load_extractors()
+    name_width = max(len(name) for name in table)
+    alias_width = max(len(", ".join(cls.aliases)) for cls in table.values())
+    console.print(
+        "Extractors by the prior they fill (* the default for its kind). --kinds takes a kind,"
+        " a name or an alias.",
+        soft_wrap=True, highlight=False,
+    )  # fmt: skip
+    for kind in sorted({cls.kind for cls in table.values()}):
+        members = sorted(
+            (cls for cls in table.values() if cls.kind == kind),
+            key=lambda cls: (not cls.default, cls.name),
+        )
+        console.print(f"{kind}", highlight=False)
+        for cls in members:
+            mark = "*" if cls.default else " "
+            aliases = ", ".join(cls.aliases)
+            line = f"  {mark} {cls.name:<{name_width}}  {aliases:<{alias_width}}  {cls.description}"
+            console.print(line.rstrip(), soft_wrap=True, highlight=False, markup=False)
 
 
 def _params(pairs: list[str], chosen: dict[str, Any]) -> dict[str, dict[str, Any]]:

@@ -2,26 +2,31 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
+from PIL import Image
 from pydantic import ValidationError
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from image_interpreter.artifacts import open_artifact_store
+from image_interpreter.artifacts import ArtifactStore, S3ArtifactStore, open_artifact_store
 from image_interpreter.cli.common import console, settings_from
 from image_interpreter.durable import write_atomic
+from image_interpreter.errors import PriorsError
 from image_interpreter.generate.errors import GenerationError
 from image_interpreter.generate.generator import Generator
 from image_interpreter.generate.request import MODES, GenerationRequest
 from image_interpreter.generate.routing import control_role
 from image_interpreter.images import encode_png
 from image_interpreter.models.hub import require_models
+from image_interpreter.priors.openpose import import_openpose
 from image_interpreter.priors.render import RenderCache, control_kinds
-from image_interpreter.priors.schema import PriorSet
+from image_interpreter.priors.schema import ImageRef, PeoplePrior, PriorSet, Provenance
 
 _PRIORS_MAX_BYTES = 16 * 1024 * 1024
+BLANK_CANVAS = " (blank canvas)"  # the source name of priors made from an OpenPose file
 
 
 def register(app: typer.Typer) -> None:
@@ -30,7 +35,13 @@ def register(app: typer.Typer) -> None:
 
 def generate(
     ctx: typer.Context,
-    priors: Annotated[Path, typer.Argument(help="A priors.json (e.g. from `extract`).")],
+    priors: Annotated[
+        Path,
+        typer.Argument(
+            help="A priors.json (from `extract`) or an OpenPose JSON (a pose on a blank canvas).",
+            metavar="PRIORS",
+        ),
+    ],
     candidates: Annotated[
         int | None, typer.Option("-n", "--candidates", help="Images per set.", min=1, max=64)
     ] = None,
@@ -50,6 +61,9 @@ def generate(
     kinds: Annotated[
         str | None, typer.Option(help="Only these control priors, comma-separated ('' = none).")
     ] = None,
+    prompt: Annotated[
+        str | None, typer.Option(help="The text prompt (default: written from the caption).")
+    ] = None,
 ) -> None:
     """Draw candidates from priors and write candidate-NN.png with candidate-NN.json (its
     recipe) for each. The priors' maps and source image are read from the data folder.
@@ -59,18 +73,21 @@ def generate(
       image-interpreter generate priors/priors.json -n 4 --out candidates/
 
       image-interpreter --profile tiny generate priors.json --mode per_prior --size 128x128
+
+      image-interpreter generate pose.json --prompt "a dancer on a beach" -n 2
     """
     settings = settings_from(ctx)
     if mode not in MODES:
         raise GenerationError(f"Unknown mode '{mode}'; use one of: {', '.join(MODES)}.")
     width, height = _size(size)
+    store = open_artifact_store(settings)
     request = _request(
-        _read_priors(priors), mode=mode, candidates=candidates, seed=seed, steps=steps,
-        width=width, height=height, guidance=guidance, strength=strength,
+        _read_priors(priors, store, settings.limits.max_pixels), mode=mode, prompt=prompt,
+        candidates=candidates, seed=seed, steps=steps, width=width, height=height,
+        guidance=guidance, strength=strength,
         kinds=None if kinds is None else [k.strip() for k in kinds.split(",") if k.strip()],
     )  # fmt: skip
     require_models(_roles(request), settings)  # every missing model, in one message
-    store = open_artifact_store(settings)
     _quiet()
     generator = Generator(settings)
     with Progress(
@@ -96,6 +113,9 @@ def generate(
             out / f"{name}.json", (candidate.recipe.model_dump_json(indent=2) + "\n").encode()
         )
         files.append(out / f"{name}.png")
+    if request.priors.source.name and request.priors.source.name.endswith(BLANK_CANVAS):
+        # drawn from a pose file: the priors it became, so `interpolate` finds them beside
+        write_atomic(out / "priors.json", (request.priors.to_json() + "\n").encode())
     seeds = ", ".join(str(c.seed) for c in drawn[: request.candidates or len(drawn)])
     console.print(f"Wrote {len(drawn)} candidates to {out} (seeds {seeds}).", soft_wrap=True)
     _print_ranking(drawn, files, request.priors, settings, store)
@@ -153,20 +173,60 @@ def _quiet() -> None:
         library.set_verbosity_error()
 
 
-def _read_priors(path: Path) -> PriorSet:
+def _read_priors(path: Path, store: ArtifactStore | S3ArtifactStore, max_pixels: int) -> PriorSet:
+    """A PriorSet file, or an OpenPose JSON file (from `edit` or another tool's pose editor):
+    its people, drawn on a blank canvas of the pose's size, stored as the source image."""
     try:
         if path.stat().st_size > _PRIORS_MAX_BYTES:
             raise GenerationError(f"'{path}' is too large for a priors file.")
-        return PriorSet.from_json(path.read_bytes())
+        raw = path.read_bytes()
     except OSError as exc:
         raise GenerationError(f"Cannot read priors file '{path}': {exc.strerror or exc}.") from None
+    try:
+        data = json.loads(raw)
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise GenerationError(f"'{path}' is not JSON ({exc}).") from None
+    if _is_openpose(data):
+        return _openpose_priors(path, data, store, max_pixels)
+    try:
+        return PriorSet.model_validate(data)
     except ValidationError as exc:
         first = exc.errors()[0]
         where = ".".join(str(p) for p in first["loc"]) or "the file"
         raise GenerationError(
-            f"'{path}' is not a valid priors file ({where}: {first['msg']}). Write one with"
-            " `image-interpreter extract`."
+            f"'{path}' is not a valid priors file ({where}: {first['msg']}) or OpenPose JSON."
+            " Write one with `image-interpreter extract` (or `edit`)."
         ) from None
+
+
+def _is_openpose(data: Any) -> bool:
+    frame = data[0] if isinstance(data, list) and data else data
+    people = isinstance(frame, dict) and isinstance(frame.get("people"), list)
+    return people and "source" not in frame
+
+
+def _openpose_priors(
+    path: Path, data: Any, store: ArtifactStore | S3ArtifactStore, max_pixels: int
+) -> PriorSet:
+    try:
+        found = import_openpose(data)
+    except PriorsError as exc:
+        raise GenerationError(f"'{path}': {exc}") from None
+    if found.width * found.height > max_pixels:
+        raise GenerationError(
+            f"'{path}' has a {found.width}x{found.height} canvas, more than the"
+            f" {max_pixels:,} pixels allowed (IMAGE_INTERPRETER_LIMITS__MAX_PIXELS)."
+        )
+    canvas = Image.new("RGB", (found.width, found.height), "white")
+    source = ImageRef(
+        sha256=store.put(encode_png(canvas)), width=found.width, height=found.height,
+        name=f"{path.name}{BLANK_CANVAS}",
+    )  # fmt: skip
+    people = PeoplePrior(
+        people=found.people,
+        provenance=Provenance(extractor="import", parameters={"format": "openpose"}),
+    )
+    return PriorSet(source=source, people=people)
 
 
 def _size(text: str | None) -> tuple[int | None, int | None]:

@@ -11,7 +11,7 @@ import typer
 from pydantic import ValidationError
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from image_interpreter.cli.common import console, settings_from
+from image_interpreter.cli.common import console, err_console, settings_from
 from image_interpreter.generate.cli_upscale import quiet_libraries
 from image_interpreter.generate.errors import GenerationError
 from image_interpreter.generate.interpolate import Endpoint
@@ -76,6 +76,14 @@ def interpolate(
     held = parse_hold(hold)
     first = with_seed(load_endpoint(a, priors_a), seed_a)
     last = with_seed(load_endpoint(b, priors_b), seed_b)
+    for kind in sorted(held):
+        why = _nothing_to_hold(first.priors, kind)
+        if why:
+            err_console.print(
+                f"[yellow]Warning:[/] --hold {kind}: {why} in {a.name}, so there is nothing to"
+                " hold; every frame goes without it.",
+                highlight=False, soft_wrap=True,
+            )  # fmt: skip
     artifacts = open_artifact_store(settings)
     generator = Generator(settings)
     with Progress(
@@ -108,6 +116,16 @@ def interpolate(
         f" {result.calls} generator call(s)) to {out}: {paths['gif'].name}, {paths['mp4'].name},"
         " frames/, frames.json"
     )
+
+
+def _nothing_to_hold(priors: PriorSet, kind: str) -> str | None:
+    """Why `kind` cannot be held from `priors` (None when it can)."""
+    prior = getattr(priors, kind, None)
+    if prior is None:
+        return f"the priors have no {kind}"
+    if not prior.enabled:
+        return f"{kind} is off"
+    return None
 
 
 def load_endpoint(path: Path, priors_path: Path | None = None) -> Endpoint:
