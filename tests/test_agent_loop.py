@@ -260,3 +260,36 @@ def test_a_turn_that_runs_out_of_time_stops(session, server):
     result = agent.turn("the depth map matters too much")
     assert 1 <= len(result.tool_calls) <= 2
     assert "took too long" in result.reply and result.error == "turn timeout"
+
+
+def test_the_running_summary_is_kept_with_the_session_for_the_next_process(session, server):
+    _long_history(session, 20)
+    first = make_agent(
+        session,
+        server,
+        backend="tgi",
+        native_tools="off",
+        config=AgentConfig(summarise_with_llm=False),
+        context_tokens=2048,
+        max_new_tokens=64,
+    )
+    server.script("/generate", generate("Final Answer: Noted."))
+    first.turn("and now what about the shadows?")
+    assert first.memory.upto > 0
+    stored = [t for t in session.turns() if t.role == "system"]
+    assert stored and stored[-1].text == first.memory.summary
+
+    # a restart: a new agent on the same session starts from the stored summary, not afresh
+    again = make_agent(
+        session,
+        server,
+        backend="tgi",
+        native_tools="off",
+        config=AgentConfig(summarise_with_llm=False),
+        context_tokens=2048,
+        max_new_tokens=64,
+    )
+    assert (again.memory.summary, again.memory.upto) == (first.memory.summary, first.memory.upto)
+    server.script("/generate", generate("Final Answer: Sure."))
+    again.turn("and the highlights?")
+    assert "Earlier in this conversation (a summary):\n" in server.requests[-1].body["inputs"]

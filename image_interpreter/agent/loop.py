@@ -99,6 +99,7 @@ from image_interpreter.tools.describe import describe_priors
 log = logging.getLogger(__name__)
 
 Path = Literal["fast", "interpreter", "llm", "fallback"]
+SUMMARY_UPTO = "summary_upto"  # a 'system' turn holding the running summary, up to this turn
 
 
 class AgentConfig(BaseModel):
@@ -239,6 +240,7 @@ class Agent:
             count=counter,
         )
         self._history: list[Any] = list(session.history())
+        self._restore_summary()
         self._versions = max((v.number for v in self._history), default=0)
 
     # --- one message ------------------------------------------------------------------------
@@ -663,6 +665,10 @@ class Agent:
         if summarise and self.config.summarise_with_llm:
             summariser = lambda previous, turns: self._summarise(previous, turns, state)  # noqa: E731
         window = self.memory.window(earlier, fixed, summariser)
+        if window.folded:  # kept with the session: a restart or another process goes on from it
+            self.session.add_turn(
+                "system", self.memory.summary, tokens={SUMMARY_UPTO: self.memory.upto}
+            )
         history = count.messages(window.messages)
         if window.summary:
             summary = fit_text(window.summary, int(self.config.summary_words * 1.6) + 16, count)
@@ -770,6 +776,13 @@ class Agent:
             f"I stopped after {n} tool calls, the most one message may use. Tell me what to"
             " do next",
         )
+
+    def _restore_summary(self) -> None:
+        """The running summary as the session last stored it (a 'system' turn)."""
+        for turn in reversed(self.session.turns()):
+            if turn.role == "system" and SUMMARY_UPTO in turn.tokens:
+                self.memory.summary, self.memory.upto = turn.text, turn.tokens[SUMMARY_UPTO]
+                return
 
     def _note_versions(self) -> None:
         """Versions made this turn by tools join the history (who 'him' is next time)."""
