@@ -8,7 +8,10 @@ nothing (torch and controlnet-aux are imported only inside the functions).
 
 from __future__ import annotations
 
+import importlib
+import importlib.util
 import math
+import sys
 import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -36,7 +39,33 @@ def quiet() -> Iterator[None]:
     backbone names it builds are old; none of it is the user's to act on."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
+        import_controlnet_aux()
         yield
+
+
+def import_controlnet_aux() -> None:
+    """Import controlnet-aux once, past an incompatible MediaPipe.
+
+    Its package import runs MediaPipe's legacy `solutions` API at module level; MediaPipe 1.x (the
+    `mediapipe` extra) has no `solutions`, and the AttributeError would break every annotator,
+    OpenPose included. Such a MediaPipe is hidden while controlnet-aux is imported: it then goes
+    without its MediaPipe face annotator, which this project does not use."""
+    if "controlnet_aux" in sys.modules:
+        return
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        if importlib.util.find_spec("mediapipe") is None:
+            importlib.import_module("controlnet_aux")
+            return
+        mediapipe = importlib.import_module("mediapipe")
+        if hasattr(mediapipe, "solutions"):
+            importlib.import_module("controlnet_aux")
+            return
+        sys.modules["mediapipe"] = None  # type: ignore[assignment]  # import raises ImportError
+        try:
+            importlib.import_module("controlnet_aux")
+        finally:
+            sys.modules["mediapipe"] = mediapipe
 
 
 def load_annotator(detector: type, role: str, settings: Settings, files: tuple[str, ...], **kwargs):

@@ -43,6 +43,10 @@ def quiet_import(name: str) -> ModuleType:
     imports all of its annotators and warns for each missing backend)."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
+        if name.startswith("controlnet_aux"):
+            from image_interpreter.extract.extractors._annotators import import_controlnet_aux
+
+            import_controlnet_aux()
         return importlib.import_module(name)
 
 
