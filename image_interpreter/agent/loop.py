@@ -649,7 +649,8 @@ class Agent:
         message = count(text) + PER_MESSAGE
         offered = self._offer(text, native, room, instructions + message + reserve)
         tools = count(self._tools_text(offered, native)) if offered else 0
-        left = room - instructions - tools - message - reserve
+        summary_room = int(self.config.summary_words * 1.6) + 16 if earlier else 0
+        left = room - instructions - tools - message - reserve - summary_room
         priors = self._priors_text(min(left, int(room * PRIORS_SHARE)), left)
 
         parts = [load_prompt("system", priors=priors), guidance]
@@ -671,7 +672,7 @@ class Agent:
             )
         history = count.messages(window.messages)
         if window.summary:
-            summary = fit_text(window.summary, int(self.config.summary_words * 1.6) + 16, count)
+            summary = fit_text(window.summary, summary_room, count)
             system += "\n\nEarlier in this conversation (a summary):\n" + summary
             history += count(summary) + 8
         budget.parts = {

@@ -102,14 +102,37 @@ def load_counter(name: str, download: bool = False) -> TokenCounter:
 
 
 def _load_encoder(name: str, download: bool) -> Callable[[str], list[int]]:
-    """`tokenizer.json` through the `tokenizers` library when the folder has one (fast, no
-    Python tokenizer class needed), else transformers' AutoTokenizer (hub or cache)."""
+    """`tokenizer.json` through the `tokenizers` library (a local folder, the hub cache, or
+    downloaded when allowed), else transformers' AutoTokenizer for tokenizers without one; a
+    name neither here nor cached is not looked up on the network unless `download`."""
     folder = Path(name).expanduser()
-    if folder.is_dir() and (folder / "tokenizer.json").is_file():
-        from tokenizers import Tokenizer
+    if folder.is_dir():
+        if (folder / "tokenizer.json").is_file():
+            return _fast(folder / "tokenizer.json")
+        return _auto(str(folder), download=False)
+    from huggingface_hub import hf_hub_download, try_to_load_from_cache
 
-        tokenizer = Tokenizer.from_file(str(folder / "tokenizer.json"))
-        return lambda text: tokenizer.encode(text, add_special_tokens=False).ids
+    cached = try_to_load_from_cache(name, "tokenizer.json")
+    if isinstance(cached, str):
+        return _fast(Path(cached))
+    if download:
+        try:
+            return _fast(Path(hf_hub_download(name, "tokenizer.json")))
+        except Exception:  # no tokenizer.json in the repository: the slow tokenizer's files
+            return _auto(name, download=True)
+    if isinstance(try_to_load_from_cache(name, "tokenizer_config.json"), str):
+        return _auto(name, download=False)
+    raise FileNotFoundError(f"no tokenizer for {name} in a folder or the hub cache")
+
+
+def _fast(path: Path) -> Callable[[str], list[int]]:
+    from tokenizers import Tokenizer
+
+    tokenizer = Tokenizer.from_file(str(path))
+    return lambda text: tokenizer.encode(text, add_special_tokens=False).ids
+
+
+def _auto(name: str, download: bool) -> Callable[[str], list[int]]:
     from transformers import AutoTokenizer
 
     loaded = AutoTokenizer.from_pretrained(name, local_files_only=not download)
