@@ -381,3 +381,32 @@ def test_an_override_naming_a_local_folder_loads_it(tmp_path, tiny_settings, bas
     controlnet = load_pretrained(ControlNetModel, "controlnet.pose", settings)
     assert controlnet.config.cross_attention_dim == 32
     assert os.path.samefile(resolve("controlnet.pose", settings), folder)
+
+
+def test_the_first_tiny_build_of_a_process_is_announced_once(tmp_path, monkeypatch):
+    heard: list[str] = []
+    monkeypatch.setattr(tiny_module, "_announced", False)
+    stop = tiny_module.on_first_build(heard.append)
+    try:
+        settings = _settings(tmp_path)
+        ensure_tiny("tiny/controlnet-canny", settings)
+        ensure_tiny("tiny/controlnet-depth", settings)
+        ensure_tiny("tiny/controlnet-canny", settings)
+    finally:
+        stop()
+    assert heard == [
+        f"Building the miniature models, once (they are kept in {settings.tiny_models_dir})."
+    ]
+
+
+def test_the_command_line_says_it_is_building_the_miniature_models(tmp_path):
+    import subprocess
+    import sys
+
+    result = subprocess.run(
+        [sys.executable, "-m", "image_interpreter.cli", "--profile", "tiny", "--data-dir",
+         str(tmp_path), "models", "build-tiny", "controlnet.canny"],
+        capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert result.stderr.count("Building the miniature models, once") == 1

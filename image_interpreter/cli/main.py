@@ -12,6 +12,7 @@ import typer
 
 from image_interpreter.cli.common import console, err_console, settings_from
 from image_interpreter.errors import ImageInterpreterError
+from image_interpreter.models.tiny import on_first_build
 
 __all__ = ["app", "console", "err_console", "run", "settings_from"]
 
@@ -116,3 +117,4 @@ def run() -> None:
 
 _conventional_help()
 _register_commands()
+on_first_build(lambda message: err_console.print(message, highlight=False, soft_wrap=True))

@@ -88,6 +88,7 @@ def ensure_tiny(model_id: str, settings: Settings) -> Path:
     with _BUILD_LOCK:
         if _complete(target):
             return target
+        _announce_first_build(root)
         try:
             root.mkdir(parents=True, exist_ok=True)
             tmp = Path(tempfile.mkdtemp(dir=root, prefix=f".tmp-{target.name}-"))
@@ -109,6 +110,33 @@ def ensure_tiny(model_id: str, settings: Settings) -> Path:
             if tmp.exists():
                 shutil.rmtree(tmp, ignore_errors=True)
     return target
+
+
+_BUILD_LISTENERS: list[Callable[[str], None]] = []
+_announced = False
+
+
+def on_first_build(listener: Callable[[str], None]) -> Callable[[], None]:
+    """Have `listener(message)` called when this process starts building its first tiny model
+    (a minute or more on a CPU, once per machine), so a front end can say why the first photo
+    is slow. Returns a function that removes the listener."""
+    _BUILD_LISTENERS.append(listener)
+
+    def remove() -> None:
+        if listener in _BUILD_LISTENERS:
+            _BUILD_LISTENERS.remove(listener)
+
+    return remove
+
+
+def _announce_first_build(root: Path) -> None:
+    global _announced
+    if _announced:
+        return
+    _announced = True
+    message = f"Building the miniature models, once (they are kept in {root})."
+    for listener in list(_BUILD_LISTENERS):
+        listener(message)
 
 
 def tiny_path(model_id: str, settings: Settings) -> Path:
