@@ -26,7 +26,7 @@ from image_interpreter.agent.interpreter import (
     help_text,
     interpret,
 )
-from image_interpreter.artifacts import ArtifactStore
+from image_interpreter.artifacts import ArtifactStore, open_artifact_store
 from image_interpreter.cli.common import console, settings_from
 from image_interpreter.errors import ImageInterpreterError, PriorsError
 from image_interpreter.images import read_image_file
@@ -77,6 +77,7 @@ def interpret_command(
 
 
 def edit_command(
+    ctx: typer.Context,
     priors_file: Annotated[
         Path, typer.Argument(help="A PriorSet JSON or an OpenPose JSON file.", metavar="PRIORS")
     ],
@@ -134,7 +135,9 @@ def edit_command(
     if any(isinstance(a, Help) for a in found.actions):
         console.print(help_text(), highlight=False, soft_wrap=True)
     if render is not None:
-        written, skipped = render_files(result, render, wanted)
+        # the maps (depth, edges, masks) are artifacts of the data folder `extract` wrote to
+        artifacts = open_artifact_store(settings_from(ctx))
+        written, skipped = render_files(result, render, wanted, read_artifact=artifacts.get)
         for path in written:
             console.print(f"Rendered {path}", soft_wrap=True)
         for what in skipped:
