@@ -168,6 +168,16 @@ class ComputeConfig(BaseModel):
     retries: int = Field(
         1, ge=0, description="A request whose replica died is sent again this many times."
     )
+    batch_wait_s: float = Field(
+        0.05,
+        ge=0,
+        le=10,
+        description="How long a generator replica waits for other sessions' compatible requests"
+        " to draw them in one pipeline call (serve.batch); 0: no batching across sessions.",
+    )
+    max_batch_requests: int = Field(
+        4, ge=1, le=64, description="Most requests a generator replica draws in one batch."
+    )
 
 
 class GenerationConfig(BaseModel):

@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import queue
 import threading
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 from ray import serve
@@ -25,7 +25,8 @@ _DONE = object()
 class GeneratorReplica:
     """One generator (base pipeline + ControlNets, loaded once) per replica. `generate` streams
     events: ("replica", actor name), ("progress", step, total, preview), ("note", text), and
-    last ("result", candidates)."""
+    last ("result", candidates). `generate_batched` does the same with other sessions'
+    compatible requests in one pipeline call (`compute.batch_wait_s` > 0)."""
 
     def __init__(self, settings: Settings):
         import torch
@@ -33,9 +34,14 @@ class GeneratorReplica:
         from image_interpreter.artifacts import open_artifact_store
         from image_interpreter.generate.generator import Generator
 
-        torch.set_num_threads(max(1, int(settings.compute.cpus_per_replica)))
+        self.threads = max(1, int(settings.compute.cpus_per_replica))
+        torch.set_num_threads(self.threads)
         self.generator = Generator(settings)
         self.artifacts = open_artifact_store(settings)
+        compute = settings.compute
+        if compute.batch_wait_s > 0:
+            self._draw_batch.set_max_batch_size(compute.max_batch_requests)
+            self._draw_batch.set_batch_wait_timeout_s(compute.batch_wait_s)
 
     def generate(self, request: Any, latents: Any = None, embeddings: Any = None) -> Iterator:
         import ray
@@ -76,6 +82,76 @@ class GeneratorReplica:
                 yield event
         finally:  # the caller cancelled or went away: stop between steps
             stop.set()
+
+    async def generate_batched(self, request: Any) -> AsyncIterator:
+        """`generate` for requests that may share a pipeline call with other sessions' ones
+        arriving within `compute.batch_wait_s` (`Generator.generate_many`); its stream also
+        says ("batch", requests, images) of the call that drew it."""
+        import ray
+
+        yield ("replica", ray.get_runtime_context().get_actor_name())
+        stop = threading.Event()
+        try:
+            async for event in self._draw_batch(request, stop):
+                if event is None:  # another request's event
+                    continue
+                if event[0] == "error":
+                    raise event[1]
+                yield event
+        finally:  # the caller cancelled or went away: its rows stop being followed
+            stop.set()
+
+    @serve.batch(max_batch_size=4, batch_wait_timeout_s=0.05)
+    async def _draw_batch(self, requests: list[Any], stops: list[threading.Event]) -> AsyncIterator:
+        """One event list per step of the batch: request i's event in slot i, None elsewhere."""
+        import torch
+
+        from image_interpreter.generate.errors import GenerationCancelled
+
+        loop = asyncio.get_running_loop()
+        events: asyncio.Queue = asyncio.Queue()
+        count = len(requests)
+
+        def put(index: int | None, event: Any) -> None:
+            loop.call_soon_threadsafe(events.put_nowait, (index, event))
+
+        def progress_of(index: int) -> Any:
+            def progress(step: int, total: int, preview: object) -> None:
+                if stops[index].is_set():
+                    raise GenerationCancelled("The request was cancelled.")
+                put(index, ("progress", step, total, preview))
+
+            return progress
+
+        def on_call(indices: list[int], images: int) -> None:
+            for index in indices:
+                put(index, ("batch", len(indices), images))
+
+        def work() -> None:
+            try:
+                torch.set_num_threads(self.threads)  # this worker thread too
+                outcomes = self.generator.generate_many(
+                    requests,
+                    read_artifact=self.artifacts.get,
+                    progress=[progress_of(i) for i in range(count)],
+                    notes=[lambda text, i=i: put(i, ("note", text)) for i in range(count)],
+                    on_call=on_call,
+                )
+                for index, outcome in enumerate(outcomes):
+                    put(index, ("error" if isinstance(outcome, Exception) else "result", outcome))
+            except BaseException as exc:
+                for index in range(count):
+                    put(index, ("error", exc))
+            finally:
+                put(None, _DONE)
+
+        worker = asyncio.ensure_future(asyncio.to_thread(work))
+        while (item := await events.get())[1] is not _DONE:
+            index, event = item
+            row: list[Any] = [None] * count
+            row[index] = event
+            yield row
+        await worker
 
 
 async def _load(self: ExtractorReplica, name: str) -> Any:
@@ -141,6 +217,7 @@ def build_app(settings: Settings) -> Any:
     generator = serve.deployment(
         GeneratorReplica,
         name="generator",
+        max_ongoing_requests=max(5, compute.max_batch_requests),  # a whole batch at once
         **options(
             compute.generator_gpus, compute.min_generator_replicas, compute.max_generator_replicas
         ),

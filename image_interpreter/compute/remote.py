@@ -60,6 +60,7 @@ class RemoteGenerator:
     def __init__(self, settings: Settings):
         self.settings = settings
         self.replicas_used: list[str] = []  # actor names, in order (a retry adds one)
+        self.batches: list[tuple[int, int]] = []  # (requests, images) of each call that drew
 
     def generate(
         self,
@@ -78,8 +79,12 @@ class RemoteGenerator:
         say = notes or (lambda text: log.warning(text))
         handle = handles(self.settings)["generator"].options(stream=True)
         attempts = self.settings.compute.retries + 1
+        batched = self.settings.compute.batch_wait_s > 0 and latents is None and embeddings is None
         for attempt in range(1, attempts + 1):
-            response = handle.generate.remote(request, latents=latents, embeddings=embeddings)
+            if batched:  # may share a pipeline call with other sessions' requests
+                response = handle.generate_batched.remote(request)
+            else:
+                response = handle.generate.remote(request, latents=latents, embeddings=embeddings)
             try:
                 return self._follow(response, progress, say)
             except ImageInterpreterError:
@@ -103,6 +108,8 @@ class RemoteGenerator:
                     progress(*event[1:])  # may raise GenerationCancelled: cancel below
                 elif kind == "note":
                     say(event[1])
+                elif kind == "batch":
+                    self.batches.append((event[1], event[2]))
                 elif kind == "result":
                     return event[1]
         except BaseException:
