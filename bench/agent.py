@@ -68,7 +68,7 @@ TURNS: list[dict] = [
     {"user": "generate 1 candidate"},
     {
         "user": "keep that first picture",
-        "model": llm(call("choose_candidate", generation=1, candidate=0), {"say": "Kept."}),
+        "model": llm(call("choose_candidate", generation=1, candidate=1), {"say": "Kept."}),
     },
     {"user": "make it watercolor"},
     {
