@@ -72,7 +72,8 @@ class LLMBackend(ABC):
         *,
         on_token: OnToken | None = None,
     ) -> LLMReply:
-        """One assistant message, with native tool calls."""
+        """One assistant message, with native tool calls (`tools`: LangChain tools, or their
+        OpenAI function-calling dicts)."""
 
     @abstractmethod
     def complete(
