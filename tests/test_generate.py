@@ -519,6 +519,25 @@ def test_offload_after_out_of_memory_then_every_module_back_where_it_was(
     modules += components.loaded_controlnets.values()
     assert not any(hasattr(m, "_hf_hook") for net in modules for m in net.modules())
 
+    # No room on the device to bring them all back: they stay offloaded, restored later.
+    components.offload(components.base)
+    vae = components.base.vae
+    moves, full = type(vae).to, [True]
+
+    def move(module, *args, **kwargs):  # the VAE's move back finds the device full, once
+        if module is vae and full[0]:
+            full[0] = False
+            raise torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 80.00 MiB")
+        return moves(module, *args, **kwargs)
+
+    monkeypatch.setattr(type(vae), "to", move)  # a class attribute: accelerate drops instance ones
+    components.restore()
+    assert not full[0]  # it did run out
+    assert hasattr(components.base.unet, "_hf_hook")  # still offloaded, hooks in place
+    components.restore()
+    assert components.device_map() == before
+    assert not any(hasattr(m, "_hf_hook") for net in modules for m in net.modules())
+
 
 def test_out_of_memory_at_one_image_turns_offload_on_then_gives_up(
     settings, priors, store, monkeypatch

@@ -405,17 +405,31 @@ class Components:
         return True
 
     def restore(self) -> None:
-        """Undo `offload`: no hooks anywhere, every module back where it was before."""
+        """Undo `offload`: no hooks anywhere, every module back where it was before. Where the
+        device has no room for them all (the memory that made offload necessary is still in
+        use), the pipeline stays offloaded and a later call restores it."""
         if self._offloaded is None:
             return
+        import torch
         from accelerate.hooks import remove_hook_from_module
 
         with self._lock:
-            for pipe in [self.base, *self._variants.values()]:
-                pipe.remove_all_hooks()
-            for name, module in self._modules().items():
-                remove_hook_from_module(module, recurse=True)
-                module.to(self._placement.get(name, self.device))
+            pipe = self._offloaded
+            try:
+                for variant in [self.base, *self._variants.values()]:
+                    variant.remove_all_hooks()
+                for name, module in self._modules().items():
+                    remove_hook_from_module(module, recurse=True)
+                    module.to(self._placement.get(name, self.device))
+            except (torch.OutOfMemoryError, RuntimeError) as exc:
+                if "out of memory" not in str(exc).lower():
+                    raise
+                for module in self._modules().values():
+                    module.to("cpu")
+                if torch.cuda.is_available():
+                    torch.cuda.empty_cache()
+                pipe.enable_model_cpu_offload(device=self.device)
+                return
             self._offloaded = None
             self._placement = {}
 
