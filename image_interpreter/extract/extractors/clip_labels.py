@@ -96,7 +96,7 @@ class Clip:
     ):
         self.model, self.preprocess, self.tokenizer = model, preprocess, tokenizer
         self.device = device
-        self._half = half  # autocast dtype on CUDA (weights stay float32), or None
+        self._half = half  # autocast dtype on CUDA or the CPU (weights stay float32), or None
         self._texts: dict[tuple[str, ...], torch.Tensor] = {}
         self._lock = threading.Lock()
 
@@ -156,9 +156,9 @@ _LOAD_LOCK = threading.Lock()
 
 
 def load_clip(settings: Settings) -> Clip:
-    """The CLIP model of role 'clip', loaded once per process (per model and device)."""
+    """The CLIP model of role 'clip', loaded once per process (per model, device and dtype)."""
     device = resolve_device(settings)
-    key = (model_id(ROLE, settings), str(device))
+    key = (model_id(ROLE, settings), str(device), str(resolve_dtype(settings, device)))
     with _LOAD_LOCK:
         if key not in _LOADED:
             _LOADED[key] = _load(settings, device)
@@ -184,7 +184,7 @@ def _load(settings: Settings, device: torch.device) -> Clip:
             name, device=device, require_pretrained=True
         )
         dtype = resolve_dtype(settings, device)
-        half = dtype if device.type == "cuda" and dtype != torch.float32 else None
+        half = dtype if device.type in ("cuda", "cpu") and dtype != torch.float32 else None
         return Clip(model.eval(), preprocess, open_clip.get_tokenizer(name), device, half)
 
     try:
