@@ -154,10 +154,6 @@ class GeneratorReplica:
         await worker
 
 
-async def _load(self: ExtractorReplica, name: str) -> Any:
-    return await ExtractorReplica.load(self, name)
-
-
 class ExtractorReplica:
     """Extractor models by name, several per replica (multiplexed), one inference at a time per
     model. `extract` returns the prior and the arrays it refers to, not yet stored."""
@@ -179,12 +175,6 @@ class ExtractorReplica:
     async def extract(self, image: Any, params: dict[str, Any]) -> tuple[Any, list[bytes]]:
         extractor = await self.load(serve.get_multiplexed_model_id())
         return await asyncio.to_thread(_run, extractor, image, params)
-
-    def loaded(self) -> str:
-        """The extractor name last routed here (for tests of the routing)."""
-        import ray
-
-        return ray.get_runtime_context().get_actor_name()
 
 
 def _run(extractor: Any, image: Any, params: dict[str, Any]) -> tuple[Any, list[bytes]]:
@@ -222,8 +212,13 @@ def build_app(settings: Settings) -> Any:
             compute.generator_gpus, compute.min_generator_replicas, compute.max_generator_replicas
         ),
     )
+
+    async def load(self: ExtractorReplica, name: str) -> Any:
+        # Named as the attribute it becomes: Serve tells a method from a function by that name.
+        return await ExtractorReplica.load(self, name)
+
     keep = serve.multiplexed(max_num_models_per_replica=compute.models_per_extractor_replica)
-    extractor_cls = type("ExtractorReplica", (ExtractorReplica,), {"load": keep(_load)})
+    extractor_cls = type("ExtractorReplica", (ExtractorReplica,), {"load": keep(load)})
     extractors = serve.deployment(
         extractor_cls,
         name="extractors",
