@@ -25,6 +25,7 @@ from chainlit.input_widget import Select, Slider, TextInput
 from chainlit.server import app as server_app
 
 from image_interpreter.interfaces.chainlit_web import (
+    AnswerFeed,
     StepFeed,
     ThreadStore,
     WebConfig,
@@ -162,11 +163,14 @@ async def message(msg: cl.Message) -> None:
     for element in files:
         await _upload(session_id, element)
     if text:
-        feed = StepFeed()
-        reply = await cl.make_async(CONVERSATIONS.say)(session_id, text, feed.progress)
+        feed, answer = StepFeed(), AnswerFeed(WEB.assistant)
+        reply = await cl.make_async(CONVERSATIONS.say)(
+            session_id, text, feed.progress, on_token=answer.token
+        )
         await feed.close()
+        await answer.close()
         await _replay_interpreter_steps(feed, reply)
-        await _show(reply, session_id)
+        await _show(reply, session_id, into=answer.message)
         await _refresh_settings(session_id)
     elif not files:
         await cl.Message(content="Upload a photo, or say what to change.").send()
@@ -229,8 +233,9 @@ async def _replay_interpreter_steps(feed: StepFeed, reply: Reply) -> None:
             step.output = f"done (version {reply.version})"
 
 
-async def _show(reply: Reply, session_id: str) -> None:
-    """The reply: its text, the priors table when they changed, pictures and buttons."""
+async def _show(reply: Reply, session_id: str, into: cl.Message | None = None) -> None:
+    """The reply: its text, the priors table when they changed, pictures and buttons; `into`:
+    the message the answer streamed into, finished with the whole reply."""
     rows = await cl.make_async(CONVERSATIONS.priors_table)(session_id) if reply.changed else []
     shown = web_message(reply, rows, max_buttons=MAX_BUTTONS)
     actions = [
@@ -247,9 +252,9 @@ async def _show(reply: Reply, session_id: str) -> None:
         )
         for label, png in reply.pictures
     ]
-    await cl.Message(
-        content=shown.text, elements=elements, actions=actions, author=WEB.assistant
-    ).send()
+    message = into or cl.Message(content="", author=WEB.assistant)
+    message.content, message.elements, message.actions = shown.text, elements, actions
+    await message.send()
 
 
 # --- buttons -----------------------------------------------------------------------------------

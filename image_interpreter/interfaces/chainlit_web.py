@@ -10,6 +10,7 @@ the thread list kept beside our sessions, and live tool steps.
   the session when a thread is resumed, so no element URL or path ever comes from storage.
 - `StepFeed`: progress events from the conversation's threads -> `cl.Step`s in the browser, one
   per tool call, with the generation's latent preview updated as it denoises.
+- `AnswerFeed`: the LLM's answer streamed into one message as it is generated.
 """
 
 from __future__ import annotations
@@ -618,6 +619,41 @@ class StepFeed:
                 step.elements = [preview]
             preview.content = event.preview
         await step.update()
+
+
+class AnswerFeed:
+    """The LLM's answer, token by token (from the turn's thread), streamed into one
+    `cl.Message`; the finished reply is then sent into that same message (`message`, None when
+    nothing streamed, e.g. on the interpreter's fast path).
+
+    answer = AnswerFeed(author)
+    reply = await cl.make_async(conversations.say)(session, text, on_token=answer.token)
+    await answer.close()
+    """
+
+    def __init__(self, author: str | None = None):
+        self.loop = asyncio.get_running_loop()
+        self.queue: asyncio.Queue[str | None] = asyncio.Queue()
+        self.author = author
+        self.message: cl.Message | None = None
+        self.task = asyncio.create_task(self._run())
+
+    def token(self, piece: str) -> None:
+        """The conversation's token callback: safe to call from any thread."""
+        self.loop.call_soon_threadsafe(self.queue.put_nowait, piece)
+
+    async def close(self) -> None:
+        await self.queue.put(None)
+        await self.task
+
+    async def _run(self) -> None:
+        while (piece := await self.queue.get()) is not None:
+            if self.message is None:
+                self.message = cl.Message(content="", author=self.author)
+            try:
+                await self.message.stream_token(piece)
+            except Exception:  # a token not shown must not lose the reply
+                log.exception("streaming a token failed")
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -494,15 +494,24 @@ class Conversations:
 
     # --- messages ------------------------------------------------------------------------------
 
-    def say(self, session: Session | str, text: str, progress: Progress | None = None) -> Reply:
+    def say(
+        self,
+        session: Session | str,
+        text: str,
+        progress: Progress | None = None,
+        *,
+        on_token: Callable[[str], None] | None = None,
+    ) -> Reply:
         """One user message through the agent (interpreter fast path or the LLM with tools);
-        "try the demo" loads the demo in every front end."""
+        "try the demo" loads the demo in every front end. `on_token` receives the LLM's answer
+        as it is generated (from the turn's thread), so a front end can show it growing; the
+        reply still carries the whole text."""
         if DEMO_WORDS.fullmatch(text.strip().lower()):
             return self.demo(session, progress)
         conv = self._conversation(session)
         with conv.lock, self._reporting(conv, progress):
             before = _Snapshot.of(conv.session)
-            result = conv.agent.turn(text)
+            result = conv.agent.turn(text, on_token=on_token)
             reply = self._reply(conv, before, result.reply, result)
             if _asked_to_show(result):  # "what do you see?": every prior's picture and the table
                 shown = self.overview(conv.session)
