@@ -5,34 +5,20 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.prompt import Prompt
 
-from image_interpreter.agent.commands import show_priors
-from image_interpreter.agent.files import (
-    dump_priors,
-    parse_size,
-    read_json_file,
-    read_priors,
-    render_files,
-    write_atomic,
-)
-from image_interpreter.agent.interpreter import (
-    Help,
-    Interpretation,
-    ShowPriors,
-    help_text,
-    interpret,
-)
-from image_interpreter.artifacts import ArtifactStore, open_artifact_store
 from image_interpreter.cli.common import console, settings_from
 from image_interpreter.errors import ImageInterpreterError, PriorsError
-from image_interpreter.images import read_image_file
-from image_interpreter.priors.edits import EditBase, apply_all, describe
-from image_interpreter.priors.schema import PriorSet
-from image_interpreter.session import Session, SessionStore
+
+if TYPE_CHECKING:  # the interpreter and sessions are imported when a command runs, not for --help
+    from image_interpreter.agent.interpreter import Interpretation
+    from image_interpreter.artifacts import ArtifactStore
+    from image_interpreter.priors.edits import EditBase
+    from image_interpreter.priors.schema import PriorSet
+    from image_interpreter.session import Session, SessionStore
 
 QUIT = {"quit", "exit", "q", "bye", ":q"}
 
@@ -68,6 +54,9 @@ def interpret_command(
 
     Example: image-interpreter interpret "raise her left arm a bit and drop the depth map"
     """
+    from image_interpreter.agent.files import read_priors
+    from image_interpreter.agent.interpreter import interpret
+
     loaded = read_priors(priors).priors if priors is not None else None
     found = interpret(text, loaded)
     if as_json:
@@ -100,6 +89,18 @@ def edit_command(
 
     Example: image-interpreter edit pose.json "raise the left arm" --out up.json --render up.png
     """
+    from image_interpreter.agent.commands import show_priors
+    from image_interpreter.agent.files import (
+        dump_priors,
+        parse_size,
+        read_priors,
+        render_files,
+        write_atomic,
+    )
+    from image_interpreter.agent.interpreter import Help, ShowPriors, help_text, interpret
+    from image_interpreter.artifacts import open_artifact_store
+    from image_interpreter.priors.edits import EditBase, apply_all, describe
+
     if out.suffix.lower() != ".json":
         raise PriorsError(
             f"--out must end in .json (it is written in the format of {priors_file.name})."
@@ -208,6 +209,8 @@ def chat_command(
 
     Example: image-interpreter chat --demo
     """
+    from image_interpreter.agent.files import read_json_file
+    from image_interpreter.images import read_image_file
     from image_interpreter.interfaces.conversation import Conversations
     from image_interpreter.interfaces.terminal import TerminalChat
 
@@ -258,6 +261,8 @@ def chat_command(
 
 def _use_priors(session: Session, path: Path, store: SessionStore) -> list[str]:
     """A priors file made elsewhere, moved onto the session's photo as a new version."""
+    from image_interpreter.agent.files import read_priors
+
     current = session.current
     if current is None:
         return ["the photo was not accepted, so the priors were not used"]
