@@ -21,7 +21,7 @@ from typing import Any
 
 import chainlit as cl
 from chainlit.config import config as chainlit_config
-from chainlit.input_widget import Select, Slider, TextInput
+from chainlit.input_widget import Select, Slider, Tab, TextInput
 from chainlit.server import app as server_app
 
 from image_interpreter.interfaces.chainlit_web import (
@@ -37,6 +37,11 @@ from image_interpreter.interfaces.conversation import (
     BACKENDS,
     Conversations,
     Reply,
+)
+from image_interpreter.interfaces.web_guidance import (
+    guidance_values,
+    guidance_widgets,
+    guide_changes,
 )
 from image_interpreter.interfaces.web_uploads import UploadLimit, first_files
 from image_interpreter.settings import get_settings
@@ -271,6 +276,7 @@ async def _act(action: cl.Action, **args: Any) -> None:
     )
     await feed.close()
     await _show(reply, session_id)
+    await _refresh_settings(session_id)  # undo/redo change what the panel shows
 
 
 def _candidate(payload: dict[str, Any]) -> dict[str, int] | None:
@@ -316,7 +322,8 @@ async def on_candidate(action: cl.Action) -> None:
 
 
 def _settings_now(session_id: str | None) -> dict[str, Any]:
-    """What the settings panel should show: the session's generation settings and backend."""
+    """What the settings panel should show: the session's generation settings, backend and
+    the guidance of its current version."""
     gen = CONVERSATIONS.generation_settings(session_id) if session_id else None
     chat = CONVERSATIONS.config
     return {
@@ -325,6 +332,7 @@ def _settings_now(session_id: str | None) -> dict[str, Any]:
         "guidance": gen.guidance if gen else chat.guidance or 7.5,
         "seed": "" if gen is None or gen.seed is None else str(gen.seed),
         "backend": CONVERSATIONS.backend(session_id) if session_id else CONVERSATIONS.llm.backend,
+        **guidance_values(CONVERSATIONS.guides(session_id) if session_id else {}),
     }
 
 
@@ -338,49 +346,56 @@ async def _send_settings(session_id: str | None) -> None:
     shown = _settings_now(session_id)
     cl.user_session.set("shown_settings", shown)
     chat = CONVERSATIONS.config
+    generation = [
+        Slider(
+            id="candidates",
+            label="Candidates",
+            min=1,
+            max=chat.max_candidates,
+            step=1,
+            initial=shown["candidates"],
+        ),
+        Slider(
+            id="steps",
+            label="Steps",
+            min=1,
+            max=100,
+            step=1,
+            initial=shown["steps"],
+        ),
+        Slider(
+            id="guidance",
+            label="Prompt guidance (CFG)",
+            min=0,
+            max=20,
+            step=0.5,
+            initial=shown["guidance"],
+        ),
+        TextInput(
+            id="seed",
+            label="Seed (empty: random)",
+            initial=shown["seed"],
+            placeholder="random",
+        ),
+        Select(
+            id="backend",
+            label="Language model",
+            items={
+                "built-in interpreter (no LLM)": "interpreter",
+                "text-generation-inference": "tgi",
+                "OpenAI-compatible server": "openai",
+            },
+            initial_value=shown["backend"],
+        ),
+    ]
+    guides = guidance_widgets({k: v for k, v in shown.items() if k.startswith("guide_")})
     await cl.ChatSettings(
         [
-            Slider(
-                id="candidates",
-                label="Candidates",
-                min=1,
-                max=chat.max_candidates,
-                step=1,
-                initial=shown["candidates"],
-            ),
-            Slider(
-                id="steps",
-                label="Steps",
-                min=1,
-                max=100,
-                step=1,
-                initial=shown["steps"],
-            ),
-            Slider(
-                id="guidance",
-                label="Guidance",
-                min=0,
-                max=20,
-                step=0.5,
-                initial=shown["guidance"],
-            ),
-            TextInput(
-                id="seed",
-                label="Seed (empty: random)",
-                initial=shown["seed"],
-                placeholder="random",
-            ),
-            Select(
-                id="backend",
-                label="Language model",
-                items={
-                    "built-in interpreter (no LLM)": "interpreter",
-                    "text-generation-inference": "tgi",
-                    "OpenAI-compatible server": "openai",
-                },
-                initial_value=shown["backend"],
-            ),
+            Tab(id="generation", label="Generation", inputs=generation),
+            Tab(id="guidance", label="Prior guidance", inputs=guides),
         ]
+        if guides
+        else generation
     ).send()
 
 
@@ -404,7 +419,8 @@ async def _apply(session_id: str, values: dict[str, Any]) -> None:
     """Apply what the user changed in the panel (the panel may be older than the chat's own
     changes, so fields left as they were shown are not applied)."""
     shown = cl.user_session.get("shown_settings") or {}
-    changed = {k: v for k, v in values.items() if k in _settings_now(None) and v != shown.get(k)}
+    known = shown or _settings_now(session_id)
+    changed = {k: v for k, v in values.items() if k in known and v != shown.get(k)}
     fields: dict[str, Any] = {}
     if "seed" in changed:
         seed_text = str(changed["seed"] or "").strip().lower()
@@ -425,6 +441,11 @@ async def _apply(session_id: str, values: dict[str, Any]) -> None:
     except (TypeError, ValueError):
         await cl.Message(content="Candidates, steps and guidance must be numbers.").send()
         return
+    try:
+        guides = guide_changes(changed, shown)
+    except ValueError as error:
+        await cl.Message(content=str(error)).send()
+        return
     # Only now do the shown values count as applied: a refused panel is applied as a whole later.
     cl.user_session.set("shown_settings", {**shown, **changed})
     notes = []
@@ -432,8 +453,10 @@ async def _apply(session_id: str, values: dict[str, Any]) -> None:
         said = await cl.make_async(CONVERSATIONS.set_backend)(session_id, changed["backend"])
         if said:
             notes.append(said)
-    if fields:
-        reply = await cl.make_async(CONVERSATIONS.set_generation)(session_id, **fields)
+    if fields or guides:
+        reply = await cl.make_async(CONVERSATIONS.set_generation)(
+            session_id, **fields, guides=guides
+        )
         if reply.text:
             notes.append(reply.text)
     if notes:

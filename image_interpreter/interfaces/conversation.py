@@ -56,10 +56,12 @@ from image_interpreter.errors import ImageInterpreterError, SessionError
 from image_interpreter.generate.queue import GPUQueue, current_job, shared_queue
 from image_interpreter.images import encode_png, load_image
 from image_interpreter.images.thumbnails import png_thumbnail
+from image_interpreter.priors.edits.controls import GUIDED_KINDS
 from image_interpreter.priors.openpose import import_openpose
 from image_interpreter.priors.render.preview import labelled, preview_images, prior_label
 from image_interpreter.priors.schema import (
     GenerationSettings,
+    Guide,
     ImageRef,
     PeoplePrior,
     PriorSet,
@@ -588,9 +590,12 @@ class Conversations:
         steps: int | None = None,
         guidance: float | None = None,
         seed: int | Literal["keep"] | None = "keep",
+        guides: dict[str, dict[str, float]] | None = None,
     ) -> Reply:
         """Change the generation settings (a new version when anything differs). `seed` None
-        means a new random seed each time; "keep" leaves it."""
+        means a new random seed each time; "keep" leaves it. `guides`: by prior kind (or
+        "joint"), the guidance fields to set (weight, start, end, every), as `SetGuide` edits;
+        all of it is one version, or nothing when any part is refused."""
         conv = self._conversation(session)
         with conv.lock:
             before = _Snapshot.of(conv.session)
@@ -607,6 +612,7 @@ class Conversations:
                 edits.append({"op": "set_guidance", "value": guidance})
             if seed != "keep" and seed != gen.seed:
                 edits.append({"op": "set_seed", "seed": seed})
+            edits += _guide_edits(current, guides or {})
             if not edits:
                 return Reply(text="", version=before.version)
             text = self._call(conv, "apply_edits", {"edits": edits})
@@ -679,6 +685,17 @@ class Conversations:
     def generation_settings(self, session: Session | str) -> GenerationSettings | None:
         priors = self._session(session).current
         return priors.generation if priors is not None else None
+
+    def guides(self, session: Session | str) -> dict[str, Guide]:
+        """The current version's guidance: each enabled prior that has a guidance loss, then
+        the joint loss ("joint"); empty before a photo."""
+        priors = self._session(session).current
+        if priors is None:
+            return {}
+        found: dict[str, Guide] = {
+            kind: prior.guide for kind, prior in priors.enabled().items() if kind in GUIDED_KINDS
+        }
+        return found | {"joint": priors.generation.joint_guide}
 
     def candidates(self, session: Session | str, generation: int) -> list[CandidateView]:
         """A stored generation's candidates, best first."""
@@ -972,6 +989,22 @@ class _Snapshot:
             generations=frozenset(g.id for g in state.generations),
             images=frozenset(i.handle for i in state.images),
         )
+
+
+def _guide_edits(priors: PriorSet, guides: dict[str, dict[str, float]]) -> list[dict[str, Any]]:
+    """`set_guide` edits for the guidance fields that differ from the current version's (a
+    kind that is not there keeps every field, so its edit says why it cannot be guided)."""
+    edits = []
+    for kind, fields in guides.items():
+        now = (
+            priors.generation.joint_guide
+            if kind == "joint"
+            else getattr(getattr(priors, kind, None), "guide", None)
+        )
+        differ = {k: v for k, v in fields.items() if now is None or getattr(now, k, None) != v}
+        if differ:
+            edits.append({"op": "set_guide", "kind": kind, **differ})
+    return edits
 
 
 def _latest_generation(session: Session) -> int | None:
