@@ -13,7 +13,8 @@
   (`slack_files`), within the image size limits, and become the session's image (`add_photo`);
   an OpenPose `.json` file becomes the people of the current version (`import_pose`).
 - **Text** goes to the conversation (`say`); the reply is posted in the thread and its pictures
-  (skeletons, depth, candidates) are uploaded into the thread with `files_upload_v2`.
+  (skeletons, depth, candidates) are uploaded into the thread with `files_upload_v2`. An LLM's
+  answer appears as it is generated: one message, edited as it grows (`slack_stream`).
 - **HTTP mode** verifies every request's signature with the signing secret and refuses stale
   (more than 5 minutes) or forged requests with 401 (slack-bolt's request verification);
   request bodies above 1 MiB are refused before they are read.
@@ -51,6 +52,7 @@ from image_interpreter.interfaces.slack_files import (
     SlackFile,
     fetch_file,
 )
+from image_interpreter.interfaces.slack_stream import GrowingMessage
 from image_interpreter.interfaces.slack_threads import ThreadKey, ThreadMap
 from image_interpreter.session import Session
 from image_interpreter.settings import Limits
@@ -351,9 +353,22 @@ class SlackBot:
         self._deliver(key, reply)
 
     def _say(self, key: ThreadKey, session: Session, text: str) -> None:
-        with self._progress(key) as progress:
-            reply = self.conversations.say(session, text, progress)
-        self._deliver(key, reply)
+        """The LLM's answer grows in one message as it is generated; that message then becomes
+        the reply's first (the rest, if long, and pictures follow)."""
+        answer = GrowingMessage(self.client, key, lambda so_far: _escape(so_far)[:_CHUNK_CHARS])
+        try:
+            with self._progress(key) as progress:
+                reply = self.conversations.say(session, text, progress, on_token=answer.token)
+        except BaseException:
+            answer.finish(None)
+            raise
+        chunks = _bounded_chunks(_escape(reply.text), _CHUNK_CHARS, MAX_MESSAGES_PER_REPLY)
+        if answer.finish(chunks[0] if chunks else None) is None:
+            self._deliver(key, reply)
+            return
+        self._post_chunks(key, chunks[1:])
+        if reply.pictures:
+            self.upload(key, reply.pictures)
 
     # --- back into the thread -------------------------------------------------------------------
 
@@ -366,7 +381,10 @@ class SlackBot:
     def post(self, key: ThreadKey, text: str) -> None:
         """Post `text` in the thread, as plain text (no pings, no links made from '<...>'), in
         at most MAX_MESSAGES_PER_REPLY messages."""
-        for chunk in _bounded_chunks(_escape(text), _CHUNK_CHARS, MAX_MESSAGES_PER_REPLY):
+        self._post_chunks(key, _bounded_chunks(_escape(text), _CHUNK_CHARS, MAX_MESSAGES_PER_REPLY))
+
+    def _post_chunks(self, key: ThreadKey, chunks: Iterable[str]) -> None:
+        for chunk in chunks:
             self.client.chat_postMessage(
                 channel=key.channel_id, thread_ts=key.thread_ts, text=chunk, unfurl_links=False
             )
