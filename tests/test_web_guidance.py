@@ -4,6 +4,12 @@ that guide, which undo takes back; a value that does not validate changes nothin
 
 from __future__ import annotations
 
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
 import pytest
 
 from image_interpreter.interfaces.conversation import ChatConfig, Conversations
@@ -116,7 +122,8 @@ def test_a_value_that_does_not_validate_leaves_the_state_as_it_was(chat, moved):
     before = conversations.open(session.id).current
     shown = panel(conversations, session)
     reply = move(conversations, session, **moved)
-    assert reply.error is not None and "guid" in reply.text.lower()
+    assert reply.error is not None and reply.text.startswith("Nothing changed:")
+    assert "guide" in reply.text and "call again" not in reply.text  # for the user, not an LLM
     assert conversations.open(session.id).current == before
     assert panel(conversations, session) == shown
 
@@ -146,3 +153,41 @@ def test_a_stale_panel_does_not_undo_the_chats_own_change(chat):
     conversations.set_generation(session, guides=guides)
     now = conversations.open(session.id).current
     assert now.people.guide.weight == 1.0 and now.edges.guide.weight == 3.0
+
+
+def test_the_web_apps_panel_shows_applies_refuses_and_follows_undo(tmp_path):
+    """`app.py` itself in a Chainlit socket context (tests/web_panel_session.py): the panel has
+    a "guidance" tab; moving the edges weight makes the version; an inverted step range is
+    refused in words and the panel shows the real values again; the undo button takes the
+    change back and the panel follows."""
+    ours = ("IMAGE_INTERPRETER_", "CHAINLIT_")
+    env = {k: v for k, v in os.environ.items() if not k.startswith(ours)} | {
+        "IMAGE_INTERPRETER_PROFILE": "tiny",
+        "IMAGE_INTERPRETER_DEVICE": "cpu",
+        "IMAGE_INTERPRETER_DATA_DIR": str(tmp_path / "data"),
+        "IMAGE_INTERPRETER_CHAT__EXTRACT": "edges",
+        "HF_HUB_OFFLINE": "1",
+    }
+    script = Path(__file__).with_name("web_panel_session.py")
+    done = subprocess.run(
+        [sys.executable, str(script)],
+        cwd=script.parents[1],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    seen = json.loads(done.stdout.strip().splitlines()[-1])
+
+    first = seen["first"]
+    assert first["candidates"][0] == "generation" and first["guide_edges_weight"] == ["guidance", 0]
+    assert {"guide_people_every", "guide_edges_end", "guide_joint_weight"} <= set(first)
+    assert seen["moved"]["weight"] == 2.0 and "guidance weight to 2" in seen["moved_said"]
+    assert seen["refused"] == seen["moved"]  # as it was
+    assert seen["refused_said"].startswith("Nothing changed:")
+    assert seen["refused_panel"]["guide_edges_start"] == ["guidance", 0]
+    assert seen["refused_panel"]["guide_edges_end"] == ["guidance", 1]
+    assert seen["refused_panel"]["guide_edges_weight"] == ["guidance", 2]
+    assert seen["undone"]["weight"] == 0.0
+    assert seen["undone_panel"]["guide_edges_weight"] == ["guidance", 0]

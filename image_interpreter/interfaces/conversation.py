@@ -52,10 +52,11 @@ from image_interpreter.agent.loop import Agent, AgentConfig, TurnResult
 from image_interpreter.demo import PHOTO_NAME as DEMO_PHOTO
 from image_interpreter.demo import POSE_NAME as DEMO_POSE
 from image_interpreter.demo import demo_photo, demo_pose
-from image_interpreter.errors import ImageInterpreterError, SessionError
+from image_interpreter.errors import EditError, ImageInterpreterError, SessionError
 from image_interpreter.generate.queue import GPUQueue, current_job, shared_queue
 from image_interpreter.images import encode_png, load_image
 from image_interpreter.images.thumbnails import png_thumbnail
+from image_interpreter.priors.edits import apply_all
 from image_interpreter.priors.edits.controls import GUIDED_KINDS
 from image_interpreter.priors.openpose import import_openpose
 from image_interpreter.priors.render.preview import labelled, preview_images, prior_label
@@ -79,6 +80,7 @@ log = logging.getLogger(__name__)
 
 Backend = Literal["interpreter", "tgi", "openai"]
 BACKENDS: tuple[Backend, ...] = ("interpreter", "tgi", "openai")
+BACKEND_CHOICE = "set_backend"  # a 'system' turn's record of the backend chosen for a session
 Action = Literal["toggle", "undo", "redo", "pick", "upscale", "more_like"]
 ACTIONS: tuple[Action, ...] = ("toggle", "undo", "redo", "pick", "upscale", "more_like")
 DEMO_WORDS = re.compile(r"(?:(?:try|start|load|open|show me)\s+)?(?:the\s+)?demo(?:\s+photo)?[.!]?")
@@ -512,6 +514,7 @@ class Conversations:
             return self.demo(session, progress)
         conv = self._conversation(session)
         with conv.lock, self._reporting(conv, progress):
+            self._follow_stored_backend(conv)
             before = _Snapshot.of(conv.session)
             result = conv.agent.turn(text, on_token=on_token)
             reply = self._reply(conv, before, result.reply, result)
@@ -615,6 +618,12 @@ class Conversations:
             edits += _guide_edits(current, guides or {})
             if not edits:
                 return Reply(text="", version=before.version)
+            try:  # a panel's user reads why, in words for them (the tool's are for the LLM)
+                apply_all(edits, current)
+            except EditError as error:
+                return Reply(
+                    text=f"Nothing changed: {error}", error=str(error), version=before.version
+                )
             text = self._call(conv, "apply_edits", {"edits": edits})
             reply = self._reply(conv, before, text)
             if text.startswith("Error:"):
@@ -623,30 +632,62 @@ class Conversations:
 
     def set_backend(self, session: Session | str, backend: Backend) -> str:
         """Which LLM this session's agent uses from now on; a sentence to show the user.
-        A backend that is not configured (no base URL) is refused, and the old one kept."""
+        A backend that is not configured (no base URL) is refused, and the old one kept. The
+        choice is stored with the session (a 'system' turn), so after a restart, or in another
+        process on the same database, the session goes on with it."""
         conv = self._conversation(session)
         with conv.lock:
+            self._follow_stored_backend(conv)
             if backend == conv.backend:
                 return ""
             try:
-                config = (
-                    llm_config(self.settings, backend="interpreter")
-                    if backend == "interpreter"
-                    else self.llm.model_copy(update={"backend": backend})
-                    if self.llm.backend == backend
-                    else llm_config(self.settings, backend=backend)
-                )
-                made = make_backend(config)
+                made = self._make_backend(backend)
             except ImageInterpreterError as error:
                 return f"The {backend} backend cannot be used: {error}"
             conv.agent = self._agent(conv.session, conv.tools, made)
             conv.backend = backend
+            conv.session.add_turn(
+                "system",
+                f"The language model backend is now {backend}.",
+                tool_calls=[{"name": BACKEND_CHOICE, "args": {"backend": backend}}],
+            )
             if made is None:
                 return "Using the built-in interpreter (no language model)."
             return f"Using {made.where()}."
 
+    def _make_backend(self, backend: Backend) -> Any:
+        """The LLM backend by name, on this process's LLM settings (ImageInterpreterError when it
+        is not configured); None for the interpreter."""
+        config = (
+            llm_config(self.settings, backend="interpreter")
+            if backend == "interpreter"
+            else self.llm.model_copy(update={"backend": backend})
+            if self.llm.backend == backend
+            else llm_config(self.settings, backend=backend)
+        )
+        return make_backend(config)
+
+    def _follow_stored_backend(self, conv: _Conversation) -> None:
+        """Use the backend last chosen for this session, wherever it was chosen (another
+        process on the same database, or before a restart); one that cannot be made here is
+        logged and the current one kept."""
+        chosen = stored_backend(conv.session)
+        if chosen is None or chosen == conv.backend:
+            return
+        try:
+            made = self._make_backend(chosen)
+        except ImageInterpreterError as error:
+            log.warning("session %s: its backend %s cannot be used here: %s", conv.session.id,
+                        chosen, error)  # fmt: skip
+            return
+        conv.agent = self._agent(conv.session, conv.tools, made)
+        conv.backend = chosen
+
     def backend(self, session: Session | str) -> Backend:
-        return self._conversation(session).backend
+        conv = self._conversation(session)
+        with conv.lock:
+            self._follow_stored_backend(conv)
+            return conv.backend
 
     # --- what the session holds ----------------------------------------------------------------
 
@@ -758,7 +799,7 @@ class Conversations:
 
     def _forget_idle(self) -> None:
         """Keep at most `max_open` agents in memory: the least recently used idle ones go (a
-        session is reopened from the store when it comes back; its backend choice resets)."""
+        session is reopened from the store when it comes back, with its stored backend)."""
         for session_id in list(self._open):
             if len(self._open) <= self._max_open:
                 return
@@ -1005,6 +1046,18 @@ def _guide_edits(priors: PriorSet, guides: dict[str, dict[str, float]]) -> list[
         if differ:
             edits.append({"op": "set_guide", "kind": kind, **differ})
     return edits
+
+
+def stored_backend(session: Session) -> Backend | None:
+    """The backend last chosen for `session` (`set_backend`'s 'system' turn), or None."""
+    for turn in reversed(session.turns()):
+        if turn.role != "system":
+            continue
+        for call in turn.tool_calls:
+            chosen = (call.get("args") or {}).get("backend") if isinstance(call, dict) else None
+            if call.get("name") == BACKEND_CHOICE and chosen in BACKENDS:
+                return chosen  # type: ignore[return-value]
+    return None
 
 
 def _latest_generation(session: Session) -> int | None:
