@@ -5,8 +5,8 @@ the thread list kept beside our sessions, and live tool steps.
   the users for password sign-in (plain or `pbkdf2_sha256$...` hashes, see `hash_password`).
 - `ThreadStore`: Chainlit's data layer. A Chainlit thread is one of our sessions: the thread list
   (threads, their owners, names) lives in two small tables in the session database, and a
-  thread's messages are read back from the session's turns, so there is one record of the
-  conversation and it survives a restart. Elements are not stored: pictures are drawn again from
+  thread's messages, and the tool steps of its turns, are read back from the session's turns,
+  so there is one record of the conversation and it survives a restart. Elements are not stored: pictures are drawn again from
   the session when a thread is resumed, so no element URL or path ever comes from storage.
 - `StepFeed`: progress events from the conversation's threads -> `cl.Step`s in the browser, one
   per tool call, with the generation's latent preview updated as it denoises.
@@ -153,6 +153,37 @@ chainlit_threads = Table(
     Column("tags", JSON, nullable=True),
     Column("created_at", UTCDateTime(), nullable=False),
 )
+
+
+def _tool_steps(
+    thread_id: str, turn_number: int, records: list[dict[str, Any]], at: str
+) -> list[dict[str, Any]]:
+    """A turn's tool calls as finished tool steps, for a resumed thread to show what was done
+    (as `StepFeed` showed it live): name, arguments, result or error."""
+    steps = []
+    for number, record in enumerate(records, start=1):
+        result = record.get("result")
+        error = record.get("error") or (
+            result if isinstance(result, str) and result.startswith("Error:") else None
+        )  # a tool may answer with its error as text
+        steps.append(
+            {
+                "id": str(uuid.uuid5(uuid.NAMESPACE_URL, f"{thread_id}/{turn_number}/{number}")),
+                "threadId": thread_id,
+                "parentId": None,
+                "name": str(record.get("name") or "tool"),
+                "type": "tool",
+                "input": json.dumps(record.get("args") or {}, ensure_ascii=False),
+                "output": str(error if error else result if result is not None else "done"),
+                "createdAt": at,
+                "start": at,
+                "end": at,
+                "streaming": False,
+                "isError": bool(error),
+                "metadata": {},
+            }
+        )
+    return steps
 
 
 def _iso(moment: datetime) -> str:
@@ -409,6 +440,8 @@ class ThreadStore(BaseDataLayer):
                 if turn.role not in ("user", "assistant"):
                     continue
                 at = _iso(turn.created_at)
+                if turn.role == "assistant":  # its tool calls, as the steps shown before it
+                    found += _tool_steps(row.id, turn.number, turn.tool_calls, at)
                 found.append(
                     {
                         "id": str(uuid.uuid5(uuid.NAMESPACE_URL, f"{row.id}/{turn.number}")),
