@@ -684,10 +684,15 @@ class Conversations:
         conv.backend = chosen
 
     def backend(self, session: Session | str) -> Backend:
+        """The backend this session's messages go to (the stored choice is followed when no
+        turn is running: this never waits for one)."""
         conv = self._conversation(session)
-        with conv.lock:
-            self._follow_stored_backend(conv)
-            return conv.backend
+        if conv.lock.acquire(blocking=False):
+            try:
+                self._follow_stored_backend(conv)
+            finally:
+                conv.lock.release()
+        return conv.backend
 
     # --- what the session holds ----------------------------------------------------------------
 
