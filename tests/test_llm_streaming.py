@@ -11,7 +11,7 @@ import huggingface_hub.constants
 import pytest
 from chainlit.context import init_ws_context
 from chainlit.session import WebsocketSession
-from fake_llm_server import FakeLLMServer, completion_stream
+from fake_llm_server import FakeLLMServer, completion_stream, generate_stream
 
 from image_interpreter.agent.llm import llm_config
 from image_interpreter.interfaces.chainlit_web import AnswerFeed
@@ -56,6 +56,24 @@ def test_the_answer_reaches_the_front_end_token_by_token_before_the_turn_ends(se
     assert [piece for piece, _ in seen] == PIECES
     assert {role for _, role in seen} == {"user"}
     assert reply.text == "".join(PIECES)
+
+
+def test_with_a_react_model_only_the_final_answer_streams(server, tmp_path):
+    settings = load_settings(profile="tiny", device="cpu", data_dir=tmp_path / "data")
+    llm = llm_config(
+        None, backend="tgi", base_url=server.url, model="OpenAssistant/oasst-sft-1-pythia-12b"
+    )
+    conversations = Conversations(settings, config=ChatConfig(extract=""), llm=llm)
+    react = ["Thought: no tool ", "is needed.\n", "Final Answer: ", *PIECES]
+    try:
+        session = conversations.start("streaming")
+        server.script("/generate_stream", generate_stream(react, gap=0.01))
+        seen: list[str] = []
+        reply = conversations.say(session, "what could you change, roughly?", on_token=seen.append)
+    finally:
+        conversations.close()
+    assert "".join(seen).strip() == "".join(PIECES) == reply.text
+    assert "Thought" not in "".join(seen)
 
 
 def as_socket(emitted: list[tuple[str, dict]]) -> None:
