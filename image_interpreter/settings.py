@@ -221,11 +221,6 @@ class GenerationConfig(BaseModel):
         description="Decoder of the predicted clean latent for prior guidance: the full VAE, or"
         " a tiny autoencoder (TAESD, role 'guidance.decoder'): much faster, a little blurrier.",
     )
-    guidance_decoder: Literal["vae", "tiny"] = Field(
-        "vae",
-        description="Decoder of the predicted clean latent for prior guidance: the full VAE, or"
-        " a tiny autoencoder (TAESD, role 'guidance.decoder'): much faster, a little blurrier.",
-    )
 
 
 class Settings(BaseSettings):
