@@ -6,13 +6,14 @@ module can be imported on its own without importing every other command first.""
 from __future__ import annotations
 
 import re
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
 from rich.console import Console
 from rich.text import Text
 
-from image_interpreter.settings import Settings, load_settings
+if TYPE_CHECKING:
+    from image_interpreter.settings import Settings
 
 # C0 controls but tab and newline, DEL, and C1 controls (0x9b is a one-byte CSI on some terminals).
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
@@ -37,6 +38,9 @@ err_console = TerminalConsole(stderr=True)
 
 
 def settings_from(ctx: typer.Context) -> Settings:
-    """Settings for a command: environment + TOML + the global options."""
+    """Settings for a command: environment + TOML + the global options (pydantic-settings is
+    imported here, when a command runs, not for `--help`)."""
+    from image_interpreter.settings import load_settings
+
     root = ctx.find_root()
     return load_settings(**(root.obj or {}))

@@ -9,7 +9,6 @@ from typing import Annotated
 import typer
 from pydantic import ValidationError
 
-from image_interpreter.agent.files import read_json_file
 from image_interpreter.cli.common import console
 from image_interpreter.errors import PriorsError
 from image_interpreter.priors import PriorSet
@@ -42,6 +41,8 @@ def validate(path: Annotated[Path, typer.Argument(help="A PriorSet JSON file.")]
 
     Example: image-interpreter validate priors.json
     """
+    from image_interpreter.agent.files import read_json_file
+
     data = read_json_file(path)
     try:
         priors = PriorSet.model_validate(parse_json(data))

@@ -5,14 +5,18 @@ lazily through `image_interpreter.models`, and returns data (keypoints, artifact
 only pictures. `ExtractionService` runs them with caching. This part must not know about chat.
 """
 
-from image_interpreter.extract.base import (
-    ExtractContext,
-    Extractor,
-    Params,
-    register_extractor,
-)
-from image_interpreter.extract.registry import extractor_choices, find_extractor, load_extractors
-from image_interpreter.extract.service import ExtractionService
+from image_interpreter.lazy import lazy_exports
+
+_EXPORTS = {
+    "ExtractContext": "base",
+    "Extractor": "base",
+    "Params": "base",
+    "register_extractor": "base",
+    "extractor_choices": "registry",
+    "find_extractor": "registry",
+    "load_extractors": "registry",
+    "ExtractionService": "service",
+}
 
 __all__ = [
     "ExtractContext",
@@ -24,3 +28,5 @@ __all__ = [
     "load_extractors",
     "register_extractor",
 ]
+
+__getattr__ = lazy_exports(__name__, _EXPORTS)

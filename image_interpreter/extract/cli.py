@@ -4,21 +4,17 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
-from image_interpreter.artifacts import ArtifactStore, open_artifact_store
 from image_interpreter.cli.common import console, settings_from
 from image_interpreter.durable import write_atomic
 from image_interpreter.errors import ExtractionError
-from image_interpreter.extract.registry import find_extractor, load_extractors
-from image_interpreter.extract.service import ExtractionService
-from image_interpreter.images import encode_png, load_image_file
-from image_interpreter.priors.openpose import export_openpose
-from image_interpreter.priors.render.preview import preview_images
-from image_interpreter.priors.schema import ImageRef, PriorSet
+
+if TYPE_CHECKING:  # the rest is imported when the command runs, so --help stays fast
+    from image_interpreter.artifacts import ArtifactStore
+    from image_interpreter.priors.schema import PriorSet
 
 
 def register(app: typer.Typer) -> None:
@@ -48,6 +44,12 @@ def extract(
 
       image-interpreter extract photo.jpg --kinds edges --param edges.low=50
     """
+    from image_interpreter.artifacts import open_artifact_store
+    from image_interpreter.extract.registry import find_extractor
+    from image_interpreter.extract.service import ExtractionService
+    from image_interpreter.images import encode_png, load_image_file
+    from image_interpreter.priors.schema import ImageRef, PriorSet
+
     settings = settings_from(ctx)
     if list_:
         _print_list()
@@ -68,6 +70,8 @@ def extract(
     )  # fmt: skip
     priors = PriorSet(source=source)
     service.require_models(source, list(chosen), params)  # every missing model, in one message
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
     with Progress(
         TextColumn("{task.description}"), BarColumn(), TimeElapsedColumn(), console=console
     ) as progress:
@@ -87,6 +91,8 @@ def extract(
 
 def _print_list() -> None:
     """One line per extractor, grouped by the kind of prior it fills; the default first."""
+    from image_interpreter.extract.registry import load_extractors
+
     table = load_extractors()
     name_width = max(len(name) for name in table)
     alias_width = max(len(", ".join(cls.aliases)) for cls in table.values())
@@ -127,6 +133,10 @@ def _params(pairs: list[str], chosen: dict[str, Any]) -> dict[str, dict[str, Any
 
 
 def _write(out: Path, priors: PriorSet, image, artifacts: ArtifactStore) -> None:
+    from image_interpreter.images import encode_png
+    from image_interpreter.priors.openpose import export_openpose
+    from image_interpreter.priors.render.preview import preview_images
+
     out.mkdir(parents=True, exist_ok=True)
     files: dict[str, bytes] = {"priors.json": priors.to_json().encode()}
     if priors.people is not None:

@@ -10,33 +10,38 @@ upscaling and interpolation. Must not parse language or import `extract`.
     record = store_candidates(session, priors.version, candidates)
 """
 
-from image_interpreter.generate.components import (
-    Components,
-    clear_shared_components,
-    shared_components,
-)
-from image_interpreter.generate.config import GenerationConfig, config_for
-from image_interpreter.generate.errors import GenerationCancelled, GenerationError
-from image_interpreter.generate.generator import Generator, ProgressCallback, is_out_of_memory
-from image_interpreter.generate.preview import latent_preview
-from image_interpreter.generate.prompt import (
-    PromptEmbeddings,
-    PromptEncoder,
-    build_negative,
-    build_prompt,
-)
-from image_interpreter.generate.request import (
-    MODES,
-    Candidate,
-    ControlUse,
-    GenerationRequest,
-    InpaintUse,
-    Mode,
-    Recipe,
-    priors_sha256,
-)
-from image_interpreter.generate.routing import control_role, routing_table, union_mode
-from image_interpreter.generate.store import recipe_from_record, store_candidates
+from image_interpreter.lazy import lazy_exports
+
+_EXPORTS = {
+    "Components": "components",
+    "clear_shared_components": "components",
+    "shared_components": "components",
+    "GenerationConfig": "config",
+    "config_for": "config",
+    "GenerationCancelled": "errors",
+    "GenerationError": "errors",
+    "Generator": "generator",
+    "ProgressCallback": "generator",
+    "is_out_of_memory": "generator",
+    "latent_preview": "preview",
+    "PromptEmbeddings": "prompt",
+    "PromptEncoder": "prompt",
+    "build_negative": "prompt",
+    "build_prompt": "prompt",
+    "MODES": "request",
+    "Candidate": "request",
+    "ControlUse": "request",
+    "GenerationRequest": "request",
+    "InpaintUse": "request",
+    "Mode": "request",
+    "Recipe": "request",
+    "priors_sha256": "request",
+    "control_role": "routing",
+    "routing_table": "routing",
+    "union_mode": "routing",
+    "recipe_from_record": "store",
+    "store_candidates": "store",
+}
 
 __all__ = [
     "MODES",
@@ -68,3 +73,5 @@ __all__ = [
     "store_candidates",
     "union_mode",
 ]
+
+__getattr__ = lazy_exports(__name__, _EXPORTS)

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from PIL import Image
 from pydantic import ValidationError
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
@@ -16,14 +15,11 @@ from image_interpreter.cli.common import console, settings_from
 from image_interpreter.durable import write_atomic
 from image_interpreter.errors import PriorsError
 from image_interpreter.generate.errors import GenerationError
-from image_interpreter.generate.generator import Generator
-from image_interpreter.generate.request import MODES, GenerationRequest
-from image_interpreter.generate.routing import control_role
-from image_interpreter.images import encode_png
-from image_interpreter.models.hub import require_models
 from image_interpreter.priors.openpose import import_openpose
-from image_interpreter.priors.render import RenderCache, control_kinds
 from image_interpreter.priors.schema import ImageRef, PeoplePrior, PriorSet, Provenance
+
+if TYPE_CHECKING:  # imported when the command runs, so --help stays fast
+    from image_interpreter.generate.request import GenerationRequest
 
 _PRIORS_MAX_BYTES = 16 * 1024 * 1024
 BLANK_CANVAS = " (blank canvas)"  # the source name of priors made from an OpenPose file
@@ -76,6 +72,12 @@ def generate(
 
       image-interpreter generate pose.json --prompt "a dancer on a beach" -n 2
     """
+    from image_interpreter.generate.generator import Generator
+    from image_interpreter.generate.request import MODES
+    from image_interpreter.images import encode_png
+    from image_interpreter.models.hub import require_models
+    from image_interpreter.priors.render import RenderCache
+
     settings = settings_from(ctx)
     if mode not in MODES:
         raise GenerationError(f"Unknown mode '{mode}'; use one of: {', '.join(MODES)}.")
@@ -156,6 +158,9 @@ def _print_ranking(drawn: list, files: list[Path], priors: PriorSet, settings, s
 
 def _roles(request: GenerationRequest) -> list[str]:
     """The model roles drawing `request` loads: the base and one ControlNet per control prior."""
+    from image_interpreter.generate.routing import control_role
+    from image_interpreter.priors.render import control_kinds
+
     enabled = request.priors.enabled()
     kinds = [k for k in control_kinds() if k in enabled]
     if request.kinds is not None:
@@ -217,6 +222,10 @@ def _openpose_priors(
             f"'{path}' has a {found.width}x{found.height} canvas, more than the"
             f" {max_pixels:,} pixels allowed (IMAGE_INTERPRETER_LIMITS__MAX_PIXELS)."
         )
+    from PIL import Image
+
+    from image_interpreter.images import encode_png
+
     canvas = Image.new("RGB", (found.width, found.height), "white")
     source = ImageRef(
         sha256=store.put(encode_png(canvas)), width=found.width, height=found.height,
@@ -239,6 +248,8 @@ def _size(text: str | None) -> tuple[int | None, int | None]:
 
 
 def _request(priors: PriorSet, **fields: object) -> GenerationRequest:
+    from image_interpreter.generate.request import GenerationRequest
+
     try:
         return GenerationRequest(priors=priors, **fields)  # type: ignore[arg-type]
     except ValidationError as exc:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from pydantic import ValidationError
@@ -14,9 +14,11 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from image_interpreter.cli.common import console, err_console, settings_from
 from image_interpreter.generate.cli_upscale import quiet_libraries
 from image_interpreter.generate.errors import GenerationError
-from image_interpreter.generate.interpolate import Endpoint
-from image_interpreter.generate.request import Recipe, priors_sha256
 from image_interpreter.priors.schema import PriorSet
+
+if TYPE_CHECKING:  # imported when the command runs, so --help stays fast
+    from image_interpreter.generate.interpolate import Endpoint
+    from image_interpreter.generate.request import Recipe
 
 _MAX_JSON = 50 * 1024 * 1024
 
@@ -132,6 +134,9 @@ def load_endpoint(path: Path, priors_path: Path | None = None) -> Endpoint:
     """An interpolation end from a file: a PriorSet; a candidate Recipe (its priors from
     `priors_path`, else a PriorSet JSON beside it with the recipe's priors hash); or an object
     with "recipe" and optionally "priors"."""
+    from image_interpreter.generate.interpolate import Endpoint
+    from image_interpreter.generate.request import Recipe
+
     data = _read_json(path)
     explicit = PriorSet.model_validate(_read_json(priors_path)) if priors_path else None
     if _is_priorset(data):
@@ -154,6 +159,8 @@ def load_endpoint(path: Path, priors_path: Path | None = None) -> Endpoint:
 
 
 def _priors_beside(path: Path, recipe: Recipe) -> PriorSet:
+    from image_interpreter.generate.request import priors_sha256
+
     folders = [path.parent, path.parent.parent]
     for folder in folders:
         for candidate in sorted(folder.glob("*.json")):

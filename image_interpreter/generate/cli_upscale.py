@@ -10,7 +10,6 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from image_interpreter.cli.common import console, settings_from
 from image_interpreter.durable import replacing
-from image_interpreter.images import load_image_file
 
 
 def register(app: typer.Typer) -> None:
@@ -62,6 +61,7 @@ def upscale(
         UpscaleError,
         Upscaler,
     )
+    from image_interpreter.images import load_image_file
 
     settings = settings_from(ctx)
     quiet_libraries()

@@ -1,16 +1,26 @@
 """Models: which model fills each role per profile, where it runs, how it is loaded, and the tiny
 random-weight stand-ins that let everything run on a CPU without downloads."""
 
-from image_interpreter.models.loading import (
-    hub_cache_dir,
-    load_pretrained,
-    load_with,
-    resolve,
-    resolve_device,
-    resolve_dtype,
-)
-from image_interpreter.models.registry import Role, get_role, model_id, register_role, roles
-from image_interpreter.models.tiny import ensure_tiny, is_tiny, tiny_ids, tiny_model, tiny_path
+from image_interpreter.lazy import lazy_exports
+
+_EXPORTS = {
+    "hub_cache_dir": "loading",
+    "load_pretrained": "loading",
+    "load_with": "loading",
+    "resolve": "loading",
+    "resolve_device": "loading",
+    "resolve_dtype": "loading",
+    "Role": "registry",
+    "get_role": "registry",
+    "model_id": "registry",
+    "register_role": "registry",
+    "roles": "registry",
+    "ensure_tiny": "tiny",
+    "is_tiny": "tiny",
+    "tiny_ids": "tiny",
+    "tiny_model": "tiny",
+    "tiny_path": "tiny",
+}
 
 __all__ = [
     "Role",
@@ -30,3 +40,5 @@ __all__ = [
     "tiny_model",
     "tiny_path",
 ]
+
+__getattr__ = lazy_exports(__name__, _EXPORTS)

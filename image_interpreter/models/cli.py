@@ -3,23 +3,16 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich import box
 from rich.table import Table
 
 from image_interpreter.cli.common import console, settings_from
-from image_interpreter.models.hub import (
-    hub_cache_dir,
-    in_hub_cache,
-    offline_mode,
-    offline_reason,
-    on_hf_hub,
-)
-from image_interpreter.models.registry import load_role_modules, model_id, roles
-from image_interpreter.models.tiny import ensure_tiny, is_tiny, tiny_path
-from image_interpreter.settings import Settings
+
+if TYPE_CHECKING:
+    from image_interpreter.settings import Settings
 
 models_app = typer.Typer(help="Model ids per role for the profile in use.", no_args_is_help=False)
 
@@ -36,6 +29,9 @@ def list_models(ctx: typer.Context) -> None:
     """
     if ctx.invoked_subcommand is not None:
         return
+    from image_interpreter.models.hub import hub_cache_dir, offline_mode, offline_reason
+    from image_interpreter.models.registry import load_role_modules, model_id, roles
+
     settings = settings_from(ctx)
     load_role_modules()  # extractors, upscalers, ... register their roles when imported
     offline = offline_mode(settings)
@@ -71,6 +67,9 @@ _LEGEND = (
 
 
 def _status(role: str, ident: str, settings: Settings, offline: bool) -> str:
+    from image_interpreter.models.hub import in_hub_cache, on_hf_hub
+    from image_interpreter.models.tiny import is_tiny, tiny_path
+
     if is_tiny(ident):
         return "built" if tiny_path(ident, settings).is_dir() else "build"
     if Path(ident).expanduser().exists():
@@ -91,6 +90,9 @@ def build_tiny(
 
     Example: image-interpreter models build-tiny
     """
+    from image_interpreter.models.registry import load_role_modules, model_id, roles
+    from image_interpreter.models.tiny import ensure_tiny
+
     settings = settings_from(ctx).model_copy(update={"profile": "tiny", "models": {}})
     load_role_modules()
     wanted = [role] if role else sorted(roles())

@@ -9,9 +9,12 @@ introduce a role register it next to the code that uses it; the foundation's rol
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from image_interpreter.errors import ModelUnavailable
-from image_interpreter.settings import Profile, Settings
+
+if TYPE_CHECKING:  # pydantic-settings is not imported for `--help`
+    from image_interpreter.settings import Profile, Settings
 
 
 @dataclass(frozen=True)

@@ -32,9 +32,9 @@ from typing import TYPE_CHECKING, Any
 
 from image_interpreter.durable import fsync_dir, fsync_tree
 from image_interpreter.errors import ModelUnavailable
-from image_interpreter.settings import Settings
 
 if TYPE_CHECKING:
+    from image_interpreter.settings import Settings
     from diffusers import AutoencoderKL, UNet2DConditionModel
     from transformers import CLIPTextModel, CLIPTokenizer
 

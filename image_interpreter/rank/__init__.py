@@ -2,19 +2,29 @@
 (extracted again through `extract/`), a weighted total with its parts, and the users' picks as
 preference data. This part measures pictures; it never generates them."""
 
-from image_interpreter.rank.clip import clip_cosines, clipscore, load_clip
-from image_interpreter.rank.consistency import Agreement, prior_consistency
-from image_interpreter.rank.preferences import (
-    Pick,
-    PreferencesError,
-    candidate_records,
-    export_preferences,
-    preference_rows,
-    record_pick,
-    write_preferences,
-)
-from image_interpreter.rank.ranking import Candidate, RankedCandidate, rank
-from image_interpreter.rank.scoring import CandidateScore, RankWeights, combine, order
+from image_interpreter.lazy import lazy_exports
+
+_EXPORTS = {
+    "clip_cosines": "clip",
+    "clipscore": "clip",
+    "load_clip": "clip",
+    "Agreement": "consistency",
+    "prior_consistency": "consistency",
+    "Pick": "preferences",
+    "PreferencesError": "preferences",
+    "candidate_records": "preferences",
+    "export_preferences": "preferences",
+    "preference_rows": "preferences",
+    "record_pick": "preferences",
+    "write_preferences": "preferences",
+    "Candidate": "ranking",
+    "RankedCandidate": "ranking",
+    "rank": "ranking",
+    "CandidateScore": "scoring",
+    "RankWeights": "scoring",
+    "combine": "scoring",
+    "order": "scoring",
+}
 
 __all__ = [
     "Agreement",
@@ -37,3 +47,5 @@ __all__ = [
     "record_pick",
     "write_preferences",
 ]
+
+__getattr__ = lazy_exports(__name__, _EXPORTS)

@@ -8,8 +8,6 @@ from typing import Annotated
 import typer
 
 from image_interpreter.cli.common import console, settings_from
-from image_interpreter.rank.preferences import FORMATS, Layout, export_preferences
-from image_interpreter.session.store import SessionStore
 
 preferences_app = typer.Typer(
     help="The picks users made among generated candidates, with their scores.",
@@ -42,6 +40,9 @@ def export(
 
       image-interpreter preferences export --session ID --out picks.jsonl --rows generations
     """
+    from image_interpreter.rank.preferences import FORMATS, Layout, export_preferences
+    from image_interpreter.session.store import SessionStore
+
     if (session is None) == (not all_):
         raise typer.BadParameter("Name one --session ID, or --all.", param_hint="--session/--all")
     if out.suffix.lower() not in FORMATS:

@@ -1,19 +1,22 @@
 """Sessions: images, a tree of PriorSet versions (undo, redo, branches), the conversation and
 the generations, persisted so that a session reloads exactly after a restart."""
 
-from image_interpreter.session.session import Session
-from image_interpreter.session.state import (
-    CandidateRecord,
-    GenerationRecord,
-    Role,
-    SessionImage,
-    SessionState,
-    SessionSummary,
-    Turn,
-    VersionInfo,
-    VersionRecord,
-)
-from image_interpreter.session.store import SessionStore, new_session_id
+from image_interpreter.lazy import lazy_exports
+
+_EXPORTS = {
+    "Session": "session",
+    "CandidateRecord": "state",
+    "GenerationRecord": "state",
+    "Role": "state",
+    "SessionImage": "state",
+    "SessionState": "state",
+    "SessionSummary": "state",
+    "Turn": "state",
+    "VersionInfo": "state",
+    "VersionRecord": "state",
+    "SessionStore": "store",
+    "new_session_id": "store",
+}
 
 __all__ = [
     "CandidateRecord",
@@ -29,3 +32,5 @@ __all__ = [
     "VersionRecord",
     "new_session_id",
 ]
+
+__getattr__ = lazy_exports(__name__, _EXPORTS)

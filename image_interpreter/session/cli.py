@@ -4,17 +4,16 @@ from __future__ import annotations
 
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.table import Table
 from rich.tree import Tree
 
 from image_interpreter.cli.common import console, settings_from
-from image_interpreter.images import read_image_file
-from image_interpreter.priors import PriorSet
-from image_interpreter.session.state import SessionState
-from image_interpreter.session.store import SessionStore
+
+if TYPE_CHECKING:
+    from image_interpreter.session.state import SessionState
 
 session_app = typer.Typer(
     help="Editing sessions: images, versions, conversation.", no_args_is_help=True
@@ -27,6 +26,8 @@ def register(app: typer.Typer) -> None:
 
 @contextmanager
 def _store(ctx: typer.Context):
+    from image_interpreter.session.store import SessionStore
+
     store = SessionStore.from_settings(settings_from(ctx))
     try:
         yield store
@@ -44,6 +45,9 @@ def new(
 
     Example: image-interpreter session new photo.jpg --title "park portrait"
     """
+    from image_interpreter.images import read_image_file
+    from image_interpreter.priors import PriorSet
+
     data = read_image_file(photo, settings_from(ctx).limits) if photo else None
     with _store(ctx) as store:
         session = store.create(title or (photo.name if photo else None))
