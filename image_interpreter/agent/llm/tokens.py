@@ -29,7 +29,7 @@ from image_interpreter.agent.llm.text import content_text
 log = logging.getLogger(__name__)
 
 PER_MESSAGE = 4  # role markers and separators
-CHARS_PER_TOKEN = 3.0  # conservative for English and JSON with BPE tokenizers
+CHARS_PER_TOKEN = 2.7  # conservative for English and JSON, even with a small-vocabulary BPE
 
 
 def estimate_tokens(text: str) -> int:
