@@ -56,6 +56,7 @@ from image_interpreter.errors import EditError, ImageInterpreterError, SessionEr
 from image_interpreter.generate.queue import GPUQueue, current_job, shared_queue
 from image_interpreter.images import encode_png, load_image
 from image_interpreter.images.thumbnails import png_thumbnail
+from image_interpreter.models.tiny import on_first_build
 from image_interpreter.priors.edits import apply_all
 from image_interpreter.priors.edits.controls import GUIDED_KINDS
 from image_interpreter.priors.openpose import import_openpose
@@ -225,6 +226,7 @@ class _Conversation:
     tool: str | None = None
     preview: bytes | None = None
     steps: tuple[int, int] | None = None
+    notices: list[str] = field(default_factory=list)  # said during this turn, e.g. a tiny build
 
     def emit(self, event: ProgressEvent) -> None:
         sink = self.sink
@@ -417,6 +419,7 @@ class Conversations:
                 return Reply(text=text, error=str(error), version=before.version)
             conv.session.add_turn("user", said)
             text = self._first_version(conv, image, before.priors)
+            text = "\n".join([*conv.notices, text])  # why this first photo took so long
             conv.session.add_turn(
                 "assistant", text, tool_calls=[{"name": "add_photo", "args": {"name": name}}]
             )
@@ -830,9 +833,18 @@ class Conversations:
         previous = getattr(_local, "session", None)
         _local.session = conv.session.id
         conv.sink, conv.calls, conv.tool, conv.preview, conv.steps = progress, 0, None, None, None
+        conv.notices = []
+
+        def building(message: str) -> None:  # the first tiny model of the process: minutes
+            conv.notices.append(message)
+            event = ProgressEvent(phase="progress", what=message, tool=conv.tool, call=conv.calls)
+            conv.emit(event)
+
+        stop = on_first_build(building)
         try:
             yield
         finally:
+            stop()
             conv.sink = None
             _local.session = previous
 
