@@ -86,6 +86,9 @@ Action = Literal["toggle", "undo", "redo", "pick", "upscale", "more_like"]
 ACTIONS: tuple[Action, ...] = ("toggle", "undo", "redo", "pick", "upscale", "more_like")
 DEMO_WORDS = re.compile(r"(?:(?:try|start|load|open|show me)\s+)?(?:the\s+)?demo(?:\s+photo)?[.!]?")
 KIND_ORDER = ("people", "depth", "segmentation", "edges", "objects", "caption", "palette")
+# A new session's generation settings per profile where the schema's (25 steps at the photo's
+# size) would be slow for what the profile is for: `tiny` checks the pipeline in seconds.
+PROFILE_GENERATION: dict[str, dict[str, int]] = {"tiny": {"steps": 4, "size": 128}}
 
 
 # --- configuration ---------------------------------------------------------------------------
@@ -946,16 +949,21 @@ class Conversations:
         return text
 
     def _defaults(self, ref: ImageRef) -> GenerationSettings:
+        """A new session's generation settings: the chat configuration's, else the profile's
+        (PROFILE_GENERATION), else the schema's."""
         c = self.config
+        profile = PROFILE_GENERATION.get(self.settings.profile, {})
         fields: dict[str, Any] = {}
         if c.candidates is not None:
             fields["candidates"] = c.candidates
-        if c.steps is not None:
-            fields["steps"] = c.steps
+        steps = c.steps if c.steps is not None else profile.get("steps")
+        if steps is not None:
+            fields["steps"] = steps
         if c.guidance is not None:
             fields["guidance"] = c.guidance
-        if c.size is not None:
-            scale = c.size / max(ref.width, ref.height)
+        size = c.size if c.size is not None else profile.get("size")
+        if size is not None:
+            scale = size / max(ref.width, ref.height)
             fields["width"] = max(64, round(ref.width * scale / 8) * 8)
             fields["height"] = max(64, round(ref.height * scale / 8) * 8)
         return GenerationSettings(**fields)
