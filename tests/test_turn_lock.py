@@ -150,3 +150,30 @@ def test_a_postgresql_restart_between_turns_does_not_break_the_next_turn(postgre
         assert [turn.text for turn in again.turns()] == ["first turn", "second turn"]
         with store.turn_lock(session.id):
             again.add_turn("assistant", "locked turn")
+
+
+def test_app_processes_starting_together_on_an_empty_postgresql_database(postgres, tmp_path):
+    url = postgres.new_database()
+    opening = textwrap.dedent(
+        """
+        import sys
+        from image_interpreter.artifacts import ArtifactStore
+        from image_interpreter.session import SessionStore
+        sys.stdin.readline()
+        SessionStore(sys.argv[1], ArtifactStore(sys.argv[2])).close()
+        """
+    )
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-c", opening, url, str(tmp_path / "artifacts")],
+            stdin=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for _ in range(4)
+    ]
+    for proc in procs:  # all create the tables at once
+        proc.stdin.write("go\n")
+        proc.stdin.flush()
+    for proc in procs:
+        assert proc.wait(timeout=120) == 0, proc.stderr.read()[-2000:]

@@ -8,7 +8,7 @@ import string
 from pathlib import Path
 from types import TracebackType
 
-from sqlalchemy import Engine, delete, func, insert, select
+from sqlalchemy import Engine, delete, func, insert, select, text
 
 from image_interpreter.artifacts import open_artifact_store
 from image_interpreter.artifacts.store import ArtifactStore
@@ -20,6 +20,8 @@ from image_interpreter.session.session import Session, load_state
 from image_interpreter.session.state import SessionSummary
 from image_interpreter.session.turn_lock import TurnLock, TurnLocks
 from image_interpreter.settings import Limits, Settings
+
+_SCHEMA_LOCK = 0x696D616765  # advisory-lock key held while creating the tables ("image")
 
 
 def new_session_id() -> str:
@@ -38,6 +40,10 @@ class SessionStore:
         self.engine: Engine = make_engine(database_url)
         self._turn_locks = TurnLocks(database_url, self.engine)
         with writing(self.engine) as conn:
+            if conn.dialect.name == "postgresql":
+                # Two app processes starting on an empty database would both create the tables;
+                # the second waits here, then finds them.
+                conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _SCHEMA_LOCK})
             t.metadata.create_all(conn)
 
     @classmethod
