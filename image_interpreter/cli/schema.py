@@ -11,9 +11,6 @@ from pydantic import ValidationError
 
 from image_interpreter.cli.common import console
 from image_interpreter.errors import PriorsError
-from image_interpreter.priors import PriorSet
-from image_interpreter.priors.examples import example_priorset
-from image_interpreter.priors.openpose import parse_json
 
 
 def register(app: typer.Typer) -> None:
@@ -31,8 +28,12 @@ def schema(
     Example: image-interpreter schema > priorset.schema.json
     """
     if example:
+        from image_interpreter.priors.examples import example_priorset
+
         typer.echo(example_priorset().to_json())
     else:
+        from image_interpreter.priors import PriorSet
+
         typer.echo(json.dumps(PriorSet.model_json_schema(), indent=2))
 
 
@@ -42,6 +43,8 @@ def validate(path: Annotated[Path, typer.Argument(help="A PriorSet JSON file.")]
     Example: image-interpreter validate priors.json
     """
     from image_interpreter.agent.files import read_json_file
+    from image_interpreter.priors import PriorSet
+    from image_interpreter.priors.openpose import parse_json
 
     data = read_json_file(path)
     try:

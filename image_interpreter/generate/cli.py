@@ -15,11 +15,10 @@ from image_interpreter.cli.common import console, settings_from
 from image_interpreter.durable import write_atomic
 from image_interpreter.errors import PriorsError
 from image_interpreter.generate.errors import GenerationError
-from image_interpreter.priors.openpose import import_openpose
-from image_interpreter.priors.schema import ImageRef, PeoplePrior, PriorSet, Provenance
 
 if TYPE_CHECKING:  # imported when the command runs, so --help stays fast
     from image_interpreter.generate.request import GenerationRequest
+    from image_interpreter.priors.schema import PriorSet
 
 _PRIORS_MAX_BYTES = 16 * 1024 * 1024
 BLANK_CANVAS = " (blank canvas)"  # the source name of priors made from an OpenPose file
@@ -193,6 +192,8 @@ def _read_priors(path: Path, store: ArtifactStore | S3ArtifactStore, max_pixels:
         raise GenerationError(f"'{path}' is not JSON ({exc}).") from None
     if _is_openpose(data):
         return _openpose_priors(path, data, store, max_pixels)
+    from image_interpreter.priors.schema import PriorSet
+
     try:
         return PriorSet.model_validate(data)
     except ValidationError as exc:
@@ -213,6 +214,9 @@ def _is_openpose(data: Any) -> bool:
 def _openpose_priors(
     path: Path, data: Any, store: ArtifactStore | S3ArtifactStore, max_pixels: int
 ) -> PriorSet:
+    from image_interpreter.priors.openpose import import_openpose
+    from image_interpreter.priors.schema import ImageRef, PeoplePrior, PriorSet, Provenance
+
     try:
         found = import_openpose(data)
     except PriorsError as exc:

@@ -14,11 +14,11 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from image_interpreter.cli.common import console, err_console, settings_from
 from image_interpreter.generate.cli_upscale import quiet_libraries
 from image_interpreter.generate.errors import GenerationError
-from image_interpreter.priors.schema import PriorSet
 
 if TYPE_CHECKING:  # imported when the command runs, so --help stays fast
     from image_interpreter.generate.interpolate import Endpoint
     from image_interpreter.generate.request import Recipe
+    from image_interpreter.priors.schema import PriorSet
 
 _MAX_JSON = 50 * 1024 * 1024
 
@@ -136,6 +136,7 @@ def load_endpoint(path: Path, priors_path: Path | None = None) -> Endpoint:
     with "recipe" and optionally "priors"."""
     from image_interpreter.generate.interpolate import Endpoint
     from image_interpreter.generate.request import Recipe
+    from image_interpreter.priors.schema import PriorSet
 
     data = _read_json(path)
     explicit = PriorSet.model_validate(_read_json(priors_path)) if priors_path else None
@@ -160,6 +161,7 @@ def load_endpoint(path: Path, priors_path: Path | None = None) -> Endpoint:
 
 def _priors_beside(path: Path, recipe: Recipe) -> PriorSet:
     from image_interpreter.generate.request import priors_sha256
+    from image_interpreter.priors.schema import PriorSet
 
     folders = [path.parent, path.parent.parent]
     for folder in folders:
