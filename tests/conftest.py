@@ -22,3 +22,15 @@ def postgres():
     server = start_postgres()
     yield server
     remove(server)
+
+
+@pytest.fixture(scope="module")
+def one_torch_thread():
+    """Torch on one thread for a module of tiny-model tests: tiny models are latency-bound, so
+    more threads only contend on a shared CPU (`pytestmark = usefixtures("one_torch_thread")`)."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-import torch
 from diffusers import StableDiffusionControlNetPipeline, StableDiffusionPipeline
 from test_generate_support import make_priors, png, tiny_settings
 
@@ -22,13 +21,7 @@ from image_interpreter.generate import (
 from image_interpreter.generate.batching import compatibility_key
 from image_interpreter.priors.schema import ArtifactRef, CaptionPrior
 
-
-@pytest.fixture(scope="module", autouse=True)
-def _one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 @pytest.fixture(scope="module")

@@ -48,9 +48,14 @@ def test_generate_writes_a_png_and_a_recipe_per_candidate(data, tmp_path):
     assert "Wrote 4 candidates" in result.output
     names = sorted(p.name for p in out.iterdir())
     assert names == [
-        "candidate-01-text.json", "candidate-01-text.png", "candidate-02-text.json",
-        "candidate-02-text.png", "candidate-03-depth.json", "candidate-03-depth.png",
-        "candidate-04-depth.json", "candidate-04-depth.png",
+        "candidate-01-text.json",
+        "candidate-01-text.png",
+        "candidate-02-text.json",
+        "candidate-02-text.png",
+        "candidate-03-depth.json",
+        "candidate-03-depth.png",
+        "candidate-04-depth.json",
+        "candidate-04-depth.png",
     ]  # fmt: skip  (numbered from 1, as in every reply)
     recipe = Recipe.model_validate(json.loads((out / "candidate-04-depth.json").read_text()))
     assert (recipe.seed, recipe.label, recipe.steps, recipe.width) == (4, "depth", 2, 64)

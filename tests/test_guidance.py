@@ -19,12 +19,7 @@ STEPS = 3
 KINDS = ("depth", "people", "segmentation", "objects", "edges", "caption", "joint")
 
 
-@pytest.fixture(scope="module", autouse=True)
-def _one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 @pytest.fixture(scope="module")

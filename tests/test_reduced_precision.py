@@ -22,13 +22,7 @@ from image_interpreter.priors.schema import ImageRef
 from image_interpreter.rank.clip import clip_cosines, load_clip
 from image_interpreter.settings import load_settings
 
-
-@pytest.fixture(scope="module", autouse=True)
-def _one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 @pytest.fixture(scope="module")

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import io
 import re
+from typing import ClassVar
 
 from PIL import Image
 
@@ -115,7 +116,7 @@ def test_a_part_whose_model_cannot_load_is_left_out_not_the_whole_ranking():
     from image_interpreter.rank.consistency import prior_consistency
 
     class NoModels:
-        artifacts = {}  # read_artifact defaults to artifacts.get
+        artifacts: ClassVar[dict] = {}  # read_artifact defaults to artifacts.get
 
         def extract(self, *args, **kwargs):
             raise ModelUnavailable("the pose model is not here")

@@ -22,14 +22,7 @@ from image_interpreter.generate.upscale_tiny import ESRGAN_FILE, TINY_ESRGAN
 from image_interpreter.models import ensure_tiny
 from image_interpreter.settings import load_settings
 
-
-@pytest.fixture(scope="module", autouse=True)
-def _one_thread():
-    """Tiny models are latency-bound: more threads only contend on a shared CPU."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 @pytest.fixture(scope="module")

@@ -6,8 +6,9 @@ the thread list kept beside our sessions, and live tool steps.
 - `ThreadStore`: Chainlit's data layer. A Chainlit thread is one of our sessions: the thread list
   (threads, their owners, names) lives in two small tables in the session database, and a
   thread's messages, and the tool steps of its turns, are read back from the session's turns,
-  so there is one record of the conversation and it survives a restart. Elements are not stored: pictures are drawn again from
-  the session when a thread is resumed, so no element URL or path ever comes from storage.
+  so there is one record of the conversation and it survives a restart. Elements are not
+  stored: pictures are drawn again from the session when a thread is resumed, so no element URL
+  or path ever comes from storage.
 - `StepFeed`: progress events from the conversation's threads -> `cl.Step`s in the browser, one
   per tool call, with the generation's latent preview updated as it denoises.
 - `AnswerFeed`: the LLM's answer streamed into one message as it is generated.

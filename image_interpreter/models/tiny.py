@@ -34,9 +34,10 @@ from image_interpreter.durable import fsync_dir, fsync_tree
 from image_interpreter.errors import ModelUnavailable
 
 if TYPE_CHECKING:
-    from image_interpreter.settings import Settings
     from diffusers import AutoencoderKL, UNet2DConditionModel
     from transformers import CLIPTextModel, CLIPTokenizer
+
+    from image_interpreter.settings import Settings
 
 TINY_PREFIX = "tiny/"
 TinyBuilder = Callable[[Path], None]

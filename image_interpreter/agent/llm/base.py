@@ -89,10 +89,13 @@ class LLMBackend(ABC):
         """The prompt of a request without tools as the server receives it, for counting its
         tokens. Here: ChatML, like most chat templates; a backend that renders the prompt
         itself (TGI's /generate) returns exactly what it sends."""
-        return "".join(
-            f"<|im_start|>{_role(m)}\n{content_text(m.content).strip()}<|im_end|>\n"
-            for m in messages
-        ) + "<|im_start|>assistant\n"
+        return (
+            "".join(
+                f"<|im_start|>{_role(m)}\n{content_text(m.content).strip()}<|im_end|>\n"
+                for m in messages
+            )
+            + "<|im_start|>assistant\n"
+        )
 
     def close(self) -> None:  # noqa: B027 - optional
         """Free connections."""
