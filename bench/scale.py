@@ -64,8 +64,9 @@ APP = textwrap.dedent(
                 started = time.perf_counter()
                 reply = conversations.say(session, "generate 1")
                 record["latencies"].append(time.perf_counter() - started)
-                if reply.error:
-                    record["errors"].append(reply.error)
+                record["last_reply"] = reply.text[:300]
+                if reply.error or reply.text.startswith("Error:"):
+                    record["errors"].append(reply.error or reply.text[:300])
                 else:
                     record["generations"] += 1
         except Exception as exc:
@@ -102,7 +103,8 @@ def run(replicas: int, args: argparse.Namespace, env: dict[str, str], port: int)
         "IMAGE_INTERPRETER_COMPUTE__MIN_GENERATOR_REPLICAS": str(replicas),
         "IMAGE_INTERPRETER_COMPUTE__MAX_GENERATOR_REPLICAS": str(replicas),
     }
-    _ray("start", "--head", f"--port={port}", f"--num-cpus={replicas + 1}",
+    _ray("start", "--head", "--node-ip-address=127.0.0.1", f"--port={port}",
+         f"--num-cpus={replicas + 1}",
          "--include-dashboard=false", env=env, tries=3)  # fmt: skip
     try:
         deadline = time.time() + args.deadline
@@ -140,22 +142,33 @@ def run(replicas: int, args: argparse.Namespace, env: dict[str, str], port: int)
     }
 
 
-def intact(result: dict, env: dict[str, str], expected: int) -> bool:
-    """Every session read back from PostgreSQL and S3: its generations and every artifact."""
+def damaged(result: dict, env: dict[str, str], expected: int) -> list[str]:
+    """Every session read back from PostgreSQL and S3 (its generations, every artifact checked
+    against its hash): what is wrong, one line per problem."""
     os.environ.update(env)
+    from image_interpreter.errors import ImageInterpreterError
     from image_interpreter.session import SessionStore
     from image_interpreter.settings import load_settings
 
+    problems = []
     with SessionStore.from_settings(load_settings()) as store:
         for record in result["sessions"]:
             if record["session"] is None:
-                return False
+                problems.append("a session was never started")
+                continue
             session = store.open(record["session"])
-            if len(session.generations()) != expected:
-                return False
+            made = len(session.generations())
+            if made != record["generations"] or made != expected:
+                problems.append(
+                    f"{session.id[:8]}: {made} generations stored, {expected} asked"
+                    f" (last reply: {record.get('last_reply', '')!r})"
+                )
             for sha in session.artifacts():
-                session.read_artifact(sha)  # verified against its hash
-    return True
+                try:
+                    session.read_artifact(sha)
+                except ImageInterpreterError as error:
+                    problems.append(f"{session.id[:8]}: {error}")
+    return problems
 
 
 def main() -> int:
@@ -193,13 +206,15 @@ def main() -> int:
             for replicas in (1, 2):
                 env["IMAGE_INTERPRETER_DATABASE_URL"] = postgres.new_database()
                 result = run(replicas, args, env, port=6390 + replicas)
-                result["intact"] = intact(result, env, args.generations)
+                result["problems"] = damaged(result, env, args.generations)
+                result["intact"] = not result["problems"]
                 results.append(result)
                 print(
                     f"{replicas} generator replica(s): {result['generations']} generations,"
                     f" {result['per_minute']:.1f}/min, turn p50 {result['p50']:.2f} s"
                     f" p95 {result['p95']:.2f} s, errors {len(result['errors'])},"
-                    f" sessions intact: {result['intact']}",
+                    f" sessions intact: {result['intact']}"
+                    + "".join(f"\n  {line}" for line in result["problems"][:5]),
                     flush=True,
                 )
     finally:
@@ -207,7 +222,7 @@ def main() -> int:
     ratio = results[1]["per_minute"] / max(results[0]["per_minute"], 1e-9)
     print(f"throughput 2 replicas / 1: {ratio:.2f}x (goal >= 1.7x on 2 cores)")
     for result in results:
-        for error in result["errors"][:5]:
+        for error in result["errors"][:5] + result["problems"][:5]:
             print(f"  error ({result['replicas']} replicas): {error}")
     return 0 if all(not r["errors"] and r["intact"] for r in results) else 1
 

@@ -30,7 +30,12 @@ def cluster():
     os.environ["RAY_ENABLE_UV_RUN_RUNTIME_ENV"] = "0"
     for attempt in (1, 2):  # a busy machine can miss Ray's fixed 30 s raylet start-up wait
         try:
-            ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
+            ray.init(
+                num_cpus=2,
+                include_dashboard=False,
+                log_to_driver=False,
+                _node_ip_address="127.0.0.1",  # loopback only
+            )
             break
         except Exception:
             ray.shutdown()
