@@ -177,3 +177,14 @@ def test_app_processes_starting_together_on_an_empty_postgresql_database(postgre
         proc.stdin.flush()
     for proc in procs:
         assert proc.wait(timeout=120) == 0, proc.stderr.read()[-2000:]
+
+
+def test_a_database_without_a_cross_process_lock_is_refused_clearly():
+    from types import SimpleNamespace
+
+    from image_interpreter.errors import SessionError
+    from image_interpreter.session.turn_lock import TurnLocks
+
+    other = SimpleNamespace(dialect=SimpleNamespace(name="mysql"))
+    with pytest.raises(SessionError, match=r"mysql are not supported.*postgresql"):
+        TurnLocks(other)

@@ -38,7 +38,7 @@ class SessionStore:
         self.artifacts = artifacts
         self.limits = limits or Limits()
         self.engine: Engine = make_engine(database_url)
-        self._turn_locks = TurnLocks(database_url, self.engine)
+        self._turn_locks = TurnLocks(self.engine)
         with writing(self.engine) as conn:
             if conn.dialect.name == "postgresql":
                 # Two app processes starting on an empty database would both create the tables;

@@ -20,6 +20,8 @@ from typing import Protocol
 from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.pool import NullPool
 
+from image_interpreter.errors import SessionError
+
 _POLL_S = 0.05
 
 
@@ -133,7 +135,7 @@ class TurnLock:
 class TurnLocks:
     """Makes the turn locks of one database."""
 
-    def __init__(self, database_url: str, engine: Engine):
+    def __init__(self, engine: Engine):
         self._lock_engine: Engine | None = None
         self._folder: Path | None = None
         if engine.dialect.name == "postgresql":
@@ -144,7 +146,11 @@ class TurnLocks:
             if database and database != ":memory:" and not database.startswith("file:"):
                 self._folder = Path(database + ".locks")
         else:
-            raise NotImplementedError(f"No cross-process turn lock for {engine.dialect.name}.")
+            raise SessionError(
+                f"Sessions on {engine.dialect.name} are not supported: turns on one session must"
+                " wait for each other across processes, which is done for SQLite and PostgreSQL."
+                " Set database_url to a sqlite:/// or postgresql+psycopg:// URL."
+            )
 
     def for_session(self, session_id: str) -> TurnLock:
         if self._lock_engine is not None:
