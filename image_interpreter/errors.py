@@ -39,3 +39,7 @@ class EditError(ImageInterpreterError):
 
 class ExtractionError(ImageInterpreterError):
     """An extractor is unknown, got bad parameters, or failed on this image."""
+
+
+class RankingError(ImageInterpreterError):
+    """Candidates could not be scored (the ranker service failed); the pictures are kept."""

@@ -157,11 +157,14 @@ class ComputeConfig(BaseModel):
     app_name: str = Field("image-interpreter", description="The Serve application's name.")
     generator_gpus: float = Field(1.0, ge=0, description="GPUs per generator replica.")
     extractor_gpus: float = Field(0.25, ge=0, description="GPUs per extractor replica.")
+    ranker_gpus: float = Field(0.25, ge=0, description="GPUs per ranker (CLIP score) replica.")
     cpus_per_replica: float = Field(1.0, gt=0, description="CPUs per replica.")
     min_generator_replicas: int = Field(1, ge=0, description="Autoscaling lower bound.")
     max_generator_replicas: int = Field(1, ge=1, description="Autoscaling upper bound.")
     min_extractor_replicas: int = Field(1, ge=0, description="Autoscaling lower bound.")
     max_extractor_replicas: int = Field(1, ge=1, description="Autoscaling upper bound.")
+    min_ranker_replicas: int = Field(1, ge=0, description="Autoscaling lower bound.")
+    max_ranker_replicas: int = Field(1, ge=1, description="Autoscaling upper bound.")
     models_per_extractor_replica: int = Field(
         4, ge=1, description="Extractor models one replica keeps loaded (model multiplexing)."
     )

@@ -1,8 +1,9 @@
-"""compute.backend = "ray": the generator and the extractors as Ray Serve deployments on a local
-Ray cluster the test starts (2 CPUs, no dashboard, shut down at the end). What a user notices:
-the same seed draws the same pixels as the local generator, progress arrives step by step, a
-cancelled turn stops, a replica killed mid-request is replaced and the request still completes,
-and extraction through the cluster gives the same prior as in-process."""
+"""compute.backend = "ray": the generator, the extractors and the ranker as Ray Serve deployments
+on a local Ray cluster the test starts (3 CPUs, a replica each; no dashboard; shut down at the
+end). What a user notices: the same seed draws the same pixels as the local generator, progress
+arrives step by step, a cancelled turn stops, a replica killed mid-request is replaced and the
+request still completes (the reply says so, and the generation is stored once), and extraction
+and ranking through the cluster give what they give in-process."""
 
 from __future__ import annotations
 
@@ -15,6 +16,11 @@ from image_interpreter.compute import remote
 from image_interpreter.extract.service import ExtractionService
 from image_interpreter.generate import GenerationCancelled, GenerationRequest, Generator
 from image_interpreter.images import load_image
+from image_interpreter.priors.schema import referenced_artifacts
+from image_interpreter.rank import rank
+from image_interpreter.rank.scoring import RankWeights
+from image_interpreter.session import SessionStore
+from image_interpreter.tools import Toolbox, make_tools
 
 STEPS = 2
 
@@ -31,7 +37,7 @@ def cluster():
     for attempt in (1, 2):  # a busy machine can miss Ray's fixed 30 s raylet start-up wait
         try:
             ray.init(
-                num_cpus=2,
+                num_cpus=3,
                 include_dashboard=False,
                 log_to_driver=False,
                 _node_ip_address="127.0.0.1",  # loopback only
@@ -64,7 +70,8 @@ def _one_thread():
 
 @pytest.fixture(scope="module")
 def settings(cluster, tmp_path_factory):
-    compute = {"backend": "ray", "generator_gpus": 0, "extractor_gpus": 0, "retries": 1}
+    compute = {"backend": "ray", "retries": 1, "generator_gpus": 0, "extractor_gpus": 0}
+    compute |= {"ranker_gpus": 0}
     # Requests arriving within 2 s share a pipeline call (wide enough for a busy machine).
     compute |= {"batch_wait_s": 2.0, "max_batch_requests": 2}
     return tiny_settings(tmp_path_factory, compute=compute)
@@ -163,3 +170,83 @@ def test_extraction_on_the_cluster_gives_the_in_process_prior(settings, priors):
             image, priors.source, name
         )
     assert on_cluster.model_runs == 2
+
+
+def test_a_generation_whose_replica_died_says_so_and_is_stored_once(settings, priors):
+    import ray
+
+    with SessionStore.from_settings(settings) as store:
+        session, shared = store.create(), ArtifactStore(settings.artifacts_dir)
+        session.add_image(shared.get(priors.source.sha256))
+        for sha in referenced_artifacts(priors):  # the maps, given to this session
+            session.put_artifact(shared.get(sha))
+        session.commit(priors, summary="start")
+        box = Toolbox.open(session, store, settings)
+        killed = []
+
+        def kill_once(what, done):
+            if what == "generating" and not killed:
+                killed.append(box.services.generator.replicas_used[-1])
+                ray.kill(ray.get_actor(killed[0], namespace="serve"), no_restart=True)
+
+        box.progress = kill_once
+        generate = {tool.name: tool for tool in make_tools(box)}["generate"]
+        said = generate.invoke({"count": 2, "seed": 13})
+
+        assert killed and "sent again" in said
+        [record] = session.generations()  # one generation, not one per attempt
+        undisturbed = remote.RemoteGenerator(settings).generate(_request(priors, seed=13))
+        stored = [load_image(session.read_artifact(c.sha256)) for c in record.candidates]
+        assert [np.asarray(image).tolist() for image in stored] == [
+            np.asarray(c.image.convert("RGB")).tolist() for c in undisturbed
+        ]
+        assert all(c.scores.get("clip") is not None for c in record.candidates)  # ranked
+
+
+def test_ranking_on_the_cluster_gives_the_in_process_scores(settings, priors):
+    pictures = [c.image for c in Generator(_local(settings)).generate(
+        _request(priors), read_artifact=ArtifactStore(settings.artifacts_dir).get
+    )]  # fmt: skip
+    only_clip = RankWeights(clip=1, pose=0, depth=0, edges=0, segmentation=0, objects=0)
+    on_cluster = rank(pictures, priors, "a person", weights=only_clip, settings=settings)
+    local = rank(pictures, priors, "a person", weights=only_clip, settings=_local(settings))
+    assert [r.index for r in on_cluster] == [r.index for r in local]
+    for a, b in zip(on_cluster, local, strict=True):
+        assert a.score.details["clip.cosine"] == pytest.approx(b.score.details["clip.cosine"])
+
+
+def test_upscaling_and_interpolation_run_on_the_generator_replicas(settings, priors):
+    from image_interpreter.generate.interpolate import Endpoint
+    from image_interpreter.generate.upscale import Upscaler
+    from image_interpreter.priors.schema import CaptionPrior
+
+    store = ArtifactStore(settings.artifacts_dir)
+    small = load_image(store.get(priors.source.sha256)).resize((24, 16))
+    big = remote.RemoteUpscaler(settings).upscale(small, model="esrgan")
+    alone = Upscaler(_local(settings)).upscale(small, model="esrgan")
+    assert big.size == (96, 64) and np.array_equal(np.asarray(big), np.asarray(alone))
+
+    other = priors.model_copy(update={"caption": CaptionPrior(text="an old man on a beach")})
+    ends = Endpoint.from_priors(priors, seed=3), Endpoint.from_priors(other, seed=4)
+    steps = []
+    frames = remote.RemoteGenerator(settings).interpolate(
+        *ends, frames=3, progress=lambda step, total, preview: steps.append((step, total))
+    )
+    local = Generator(_local(settings)).interpolate(*ends, frames=3, read_artifact=store.get)
+    assert [f.t for f in frames.frames] == [f.t for f in local.frames] and len(frames.frames) == 3
+    for a, b in zip(frames.frames, local.frames, strict=True):
+        assert np.array_equal(np.asarray(a.image), np.asarray(b.image))
+    assert steps and steps[-1][0] == steps[-1][1]
+
+
+def test_a_cluster_too_small_for_the_replicas_is_named_before_deploying_waits(settings, caplog):
+    compute = settings.compute.model_copy(update={"min_generator_replicas": 4, "generator_gpus": 1})
+    with caplog.at_level("WARNING", logger=remote.log.name):
+        remote._warn_if_short(settings.model_copy(update={"compute": compute}))
+    said = caplog.text
+    assert "too small" in said and "1 GPU needed" not in said  # 4 replicas x 1 GPU
+    assert "4 GPU needed, 0 in the cluster" in said and "CPU needed" in said
+    caplog.clear()
+    with caplog.at_level("WARNING", logger=remote.log.name):
+        remote._warn_if_short(settings)  # what the other tests deploy fits
+    assert "too small" not in caplog.text

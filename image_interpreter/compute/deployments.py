@@ -1,6 +1,7 @@
-"""The Ray Serve deployments: the generator (a replica per GPU) and the extractors (fractional
+"""The Ray Serve deployments: the generator (a replica per GPU), the extractors (fractional
 GPUs, one replica keeping several extractor models, requests routed by extractor name through
-Serve's model multiplexing so they go where that model is already loaded).
+Serve's model multiplexing so they go where that model is already loaded) and the ranker (CLIP
+score; a ranking's prior-consistency part extracts the candidates' priors on the extractors).
 
 Replicas read artifacts from the shared store (`artifacts_url`, S3 for a team) and never write a
 session: they return candidates and a prior's arrays, and the app process stores them in the
@@ -12,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import queue
 import threading
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from typing import Any
 
 from ray import serve
@@ -23,20 +24,23 @@ _DONE = object()
 
 
 class GeneratorReplica:
-    """One generator (base pipeline + ControlNets, loaded once) per replica. `generate` streams
-    events: ("replica", actor name), ("progress", step, total, preview), ("note", text), and
-    last ("result", candidates). `generate_batched` does the same with other sessions'
-    compatible requests in one pipeline call (`compute.batch_wait_s` > 0)."""
+    """One generator (base pipeline + ControlNets, loaded once) and the upscalers per replica.
+    `generate`, `interpolate` and `upscale` stream events: ("replica", actor name),
+    ("progress", step, total, preview), ("note", text), and last ("result", value).
+    `generate_batched` does the same with other sessions' compatible requests in one pipeline
+    call (`compute.batch_wait_s` > 0)."""
 
     def __init__(self, settings: Settings):
         import torch
 
         from image_interpreter.artifacts import open_artifact_store
         from image_interpreter.generate.generator import Generator
+        from image_interpreter.generate.upscale import Upscaler
 
         self.threads = max(1, int(settings.compute.cpus_per_replica))
         torch.set_num_threads(self.threads)
         self.generator = Generator(settings)
+        self.upscaler = Upscaler(settings)  # its models load on first use
         self.artifacts = open_artifact_store(settings)
         compute = settings.compute
         if compute.batch_wait_s > 0:
@@ -44,6 +48,33 @@ class GeneratorReplica:
             self._draw_batch.set_batch_wait_timeout_s(compute.batch_wait_s)
 
     def generate(self, request: Any, latents: Any = None, embeddings: Any = None) -> Iterator:
+        yield from self._stream(
+            lambda progress, notes: self.generator.generate(
+                request,
+                read_artifact=self.artifacts.get,
+                progress=progress,
+                latents=latents,
+                embeddings=embeddings,
+                notes=notes,
+            )
+        )
+
+    def interpolate(self, a: Any, b: Any, options: dict[str, Any]) -> Iterator:
+        """`Generator.interpolate` here: its frames share this replica's pipelines."""
+        yield from self._stream(
+            lambda progress, notes: self.generator.interpolate(
+                a, b, read_artifact=self.artifacts.get, progress=progress, **options
+            )
+        )
+
+    def upscale(self, image: Any, options: dict[str, Any]) -> Iterator:
+        yield from self._stream(
+            lambda progress, notes: self.upscaler.upscale(image, progress=progress, **options)
+        )
+
+    def _stream(self, work: Callable[[Callable, Callable], Any]) -> Iterator:
+        """`work(progress, notes)` in a thread, its progress and notes yielded as they come, then
+        its result; when the caller cancels or goes away, the next progress call stops it."""
         import ray
 
         from image_interpreter.generate.errors import GenerationCancelled
@@ -57,24 +88,15 @@ class GeneratorReplica:
                 raise GenerationCancelled("The request was cancelled.")
             events.put(("progress", step, total, preview))
 
-        def work() -> None:
+        def run() -> None:
             try:
-                drawn = self.generator.generate(
-                    request,
-                    read_artifact=self.artifacts.get,
-                    progress=progress,
-                    latents=latents,
-                    embeddings=embeddings,
-                    notes=lambda text: events.put(("note", text)),
-                )
-                events.put(("result", drawn))
+                events.put(("result", work(progress, lambda text: events.put(("note", text)))))
             except BaseException as exc:  # re-raised in the streaming method, for the caller
                 events.put(("error", exc))
             finally:
                 events.put(_DONE)
 
-        worker = threading.Thread(target=work, name="generate", daemon=True)
-        worker.start()
+        threading.Thread(target=run, name="generator-work", daemon=True).start()
         try:
             while (event := events.get()) is not _DONE:
                 if event[0] == "error":
@@ -194,8 +216,45 @@ def _run(extractor: Any, image: Any, params: dict[str, Any]) -> tuple[Any, list[
     return prior, blobs
 
 
+class RankerReplica:
+    """CLIP, loaded once per replica: image-prompt cosines for ranking candidates."""
+
+    def __init__(self, settings: Settings):
+        import torch
+
+        from image_interpreter.rank.clip import load_clip
+
+        torch.set_num_threads(max(1, int(settings.compute.cpus_per_replica)))
+        self.clip = load_clip(settings)
+        self.lock = threading.Lock()  # one pass at a time through the model
+
+    async def cosines(self, images: list[Any], prompt: str, batch_size: int) -> Any:
+        from image_interpreter.rank.clip import clip_cosines
+
+        def run() -> Any:
+            with self.lock:
+                return clip_cosines(self.clip, images, prompt, batch_size)
+
+        return await asyncio.to_thread(run)
+
+
+def needed(settings: Settings) -> dict[str, float]:
+    """CPUs and GPUs the deployments' minimum replicas take: what the cluster must have free
+    before `serve.run` returns (it waits for every minimum replica)."""
+    c = settings.compute
+    low = {
+        "generator": (c.min_generator_replicas, c.generator_gpus),
+        "extractors": (c.min_extractor_replicas, c.extractor_gpus),
+        "ranker": (c.min_ranker_replicas, c.ranker_gpus),
+    }
+    return {
+        "CPU": sum(n for n, _ in low.values()) * c.cpus_per_replica,
+        "GPU": sum(n * gpus for n, gpus in low.values()),
+    }
+
+
 def build_app(settings: Settings) -> Any:
-    """The Serve application: both deployments, sized by `settings.compute`."""
+    """The Serve application: the three deployments, sized by `settings.compute`."""
     compute = settings.compute
 
     def options(gpus: float, low: int, high: int) -> dict[str, Any]:
@@ -226,16 +285,21 @@ def build_app(settings: Settings) -> Any:
             compute.extractor_gpus, compute.min_extractor_replicas, compute.max_extractor_replicas
         ),
     )
-    return _Ingress.bind(generator.bind(settings), extractors.bind(settings))
+    ranker = serve.deployment(
+        RankerReplica,
+        name="ranker",
+        **options(compute.ranker_gpus, compute.min_ranker_replicas, compute.max_ranker_replicas),
+    )
+    return _Ingress.bind(generator.bind(settings), extractors.bind(settings), ranker.bind(settings))
 
 
 @serve.deployment(name="ingress", ray_actor_options={"num_cpus": 0})
 class _Ingress:
-    """Holds the two deployments so one application deploys both; callers use their handles
+    """Holds the deployments so one application deploys them all; callers use their handles
     directly (`serve.get_deployment_handle`)."""
 
-    def __init__(self, generator: Any, extractors: Any):
-        self.generator, self.extractors = generator, extractors
+    def __init__(self, generator: Any, extractors: Any, ranker: Any):
+        self.generator, self.extractors, self.ranker = generator, extractors, ranker
 
     def ping(self) -> str:
         return "ok"

@@ -9,8 +9,8 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
-from image_interpreter.errors import ExtractionError, ImageInterpreterError
-from image_interpreter.generate.errors import GenerationError
+from image_interpreter.errors import ExtractionError, ImageInterpreterError, RankingError
+from image_interpreter.generate.errors import GenerationError, Notice
 from image_interpreter.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -19,7 +19,8 @@ _handles: dict[str, Any] = {}
 
 
 def handles(settings: Settings) -> dict[str, Any]:
-    """{"generator": handle, "extractors": handle}, connecting and deploying on first use."""
+    """{"generator", "extractors", "ranker"}: deployment handles, connecting and deploying on
+    first use."""
     with _connecting:
         if _handles:
             return _handles
@@ -29,15 +30,82 @@ def handles(settings: Settings) -> dict[str, Any]:
         if not ray.is_initialized():
             ray.init(address=settings.compute.address, include_dashboard=False)
         app = settings.compute.app_name
-        try:
-            serve.get_app_handle(app)
-        except Exception:  # not deployed yet by any process: deploy it
-            from image_interpreter.compute.deployments import build_app
-
-            serve.run(build_app(settings), name=app, route_prefix=None)
+        _deploy_once(settings, app)
         _handles["generator"] = serve.get_deployment_handle("generator", app_name=app)
         _handles["extractors"] = serve.get_deployment_handle("extractors", app_name=app)
+        _handles["ranker"] = serve.get_deployment_handle("ranker", app_name=app)
         return _handles
+
+
+def _deployed(app: str) -> bool:
+    from ray import serve
+    from ray.serve.exceptions import RayServeException
+
+    try:
+        serve.get_app_handle(app)
+        return True
+    except RayServeException:
+        return False
+
+
+def _deploy_once(settings: Settings, app: str, wait_s: float = 600) -> None:
+    """Deploy the application unless it is there. App processes starting together would each
+    deploy it, and every deploy replaces the replicas: the first to create a named claim actor
+    deploys, the others wait for the application to appear. The claim belongs to its process,
+    so a process dying mid-deploy frees it for the next."""
+    import time
+
+    import ray
+    from ray import serve
+
+    if _deployed(app):
+        return
+
+    @ray.remote(num_cpus=0)
+    class _Claim:
+        def held(self) -> bool:
+            return True
+
+    try:
+        claim = _Claim.options(name=f"{app}:deploying", namespace="image-interpreter").remote()
+        ray.get(claim.held.remote())
+    except ValueError:  # the name is taken: another process is deploying
+        deadline = time.monotonic() + wait_s
+        while not _deployed(app):
+            if time.monotonic() > deadline:
+                raise GenerationError(
+                    f"Another app process started deploying '{app}' on the Ray cluster and it"
+                    f" has not appeared in {wait_s:.0f} s; check `serve status`."
+                ) from None
+            time.sleep(0.5)
+        return
+    try:
+        if not _deployed(app):  # deployed between the first look and the claim
+            from image_interpreter.compute.deployments import build_app
+
+            _warn_if_short(settings)
+            serve.run(build_app(settings), name=app, route_prefix=None)
+    finally:
+        ray.kill(claim)
+
+
+def _warn_if_short(settings: Settings) -> None:
+    """`serve.run` waits until every minimum replica runs: on a cluster too small for them (and
+    no autoscaler to add nodes) it would wait silently. Say what is missing and what to set."""
+    import ray
+
+    from image_interpreter.compute.deployments import needed
+
+    have = ray.cluster_resources()
+    short = {k: (v, have.get(k, 0.0)) for k, v in needed(settings).items() if v > have.get(k, 0.0)}
+    if short:
+        said = ", ".join(f"{v:g} {k} needed, {h:g} in the cluster" for k, (v, h) in short.items())
+        log.warning(
+            "The Ray cluster is too small for the deployments' minimum replicas (%s): deploying"
+            " waits until nodes join. Add nodes, or lower compute.min_*_replicas,"
+            " compute.cpus_per_replica or compute.*_gpus.",
+            said,
+        )
 
 
 def forget() -> None:
@@ -53,9 +121,9 @@ def _replica_lost(exc: BaseException) -> bool:
 
 
 class RemoteGenerator:
-    """`Generator.generate` on the generator deployment: progress streams back step by step,
-    a cancelled turn cancels the request, and a request whose replica died is sent again
-    (`compute.retries` times), with a note saying so."""
+    """`Generator.generate` and `Generator.interpolate` on the generator deployment: progress
+    streams back step by step, a cancelled turn cancels the request, and a request whose
+    replica died is sent again (`compute.retries` times), with a notice saying so."""
 
     def __init__(self, settings: Settings):
         self.settings = settings
@@ -76,15 +144,38 @@ class RemoteGenerator:
         """`read_artifact` is not sent: replicas read the shared store (the session's priors
         were checked when committed). `render_cache` stays local: replicas keep their own."""
         del read_artifact, render_cache
+        batched = self.settings.compute.batch_wait_s > 0 and latents is None and embeddings is None
+        if batched:  # may share a pipeline call with other sessions' requests
+            return self.stream("generate_batched", (request,), progress, notes)
+        arguments = (request, latents, embeddings)
+        return self.stream("generate", arguments, progress, notes)
+
+    def interpolate(
+        self,
+        a: Any,
+        b: Any,
+        *,
+        read_artifact: Callable[[str], bytes] | None = None,
+        render_cache: Any = None,
+        progress: Callable[[int, int, object], Any] | None = None,
+        **options: Any,
+    ) -> Any:
+        del read_artifact, render_cache  # as in `generate`
+        return self.stream("interpolate", (a, b, options), progress, None)
+
+    def stream(
+        self,
+        method: str,
+        arguments: tuple[Any, ...],
+        progress: Callable[[int, int, object], Any] | None,
+        notes: Callable[[str], None] | None,
+    ) -> Any:
+        """The generator deployment's streaming `method`: its result, following its events."""
         say = notes or (lambda text: log.warning(text))
         handle = handles(self.settings)["generator"].options(stream=True)
         attempts = self.settings.compute.retries + 1
-        batched = self.settings.compute.batch_wait_s > 0 and latents is None and embeddings is None
         for attempt in range(1, attempts + 1):
-            if batched:  # may share a pipeline call with other sessions' requests
-                response = handle.generate_batched.remote(request)
-            else:
-                response = handle.generate.remote(request, latents=latents, embeddings=embeddings)
+            response = getattr(handle, method).remote(*arguments)
             try:
                 return self._follow(response, progress, say)
             except ImageInterpreterError:
@@ -95,10 +186,15 @@ class RemoteGenerator:
                         f"The generator service failed ({type(exc).__name__}: {exc})."
                         " Check the Ray cluster (`ray status`) and try again."
                     ) from exc
-                say(f"a generator replica stopped; sending the request again ({attempt})")
+                say(
+                    Notice(
+                        "a generator replica stopped mid-request; the request was sent again"
+                        f" (retry {attempt} of {attempts - 1})"
+                    )
+                )
         raise AssertionError("unreachable")
 
-    def _follow(self, response: Any, progress: Any, say: Callable[[str], None]) -> list[Any]:
+    def _follow(self, response: Any, progress: Any, say: Callable[[str], None]) -> Any:
         try:
             for event in response:
                 kind = event[0]
@@ -118,6 +214,37 @@ class RemoteGenerator:
         raise GenerationError("The generator service ended a request without a result.")
 
 
+class RemoteUpscaler:
+    """`Upscaler.upscale` on the generator deployment (the upscalers live beside the pipelines,
+    on the GPUs), with the generator's progress, cancellation and retry."""
+
+    def __init__(self, settings: Settings):
+        self.calls = RemoteGenerator(settings)
+
+    def upscale(self, image: Any, *, progress: Any = None, **options: Any) -> Any:
+        return self.calls.stream("upscale", (image, options), progress, None)
+
+
+def _unary(
+    settings: Settings, call: Callable[[], Any], failed: Callable[[Exception], Exception]
+) -> Any:
+    """`call()`'s result, sent again (`compute.retries` times) when its replica died; the
+    project's own errors raised on a replica come back as they are."""
+    attempts = settings.compute.retries + 1
+    for attempt in range(1, attempts + 1):
+        try:
+            return call()
+        except ImageInterpreterError:
+            raise
+        except Exception as exc:
+            cause = getattr(exc, "cause", None)
+            if isinstance(cause, ImageInterpreterError):
+                raise cause from None
+            if not _replica_lost(exc) or attempt == attempts:
+                raise failed(exc) from exc
+    raise AssertionError("unreachable")
+
+
 class RemoteExtraction:
     """Runs an extractor's model on the extractor deployment, routed by extractor name."""
 
@@ -126,18 +253,27 @@ class RemoteExtraction:
 
     def run(self, name: str, image: Any, params: dict[str, Any]) -> tuple[Any, list[bytes]]:
         handle = handles(self.settings)["extractors"].options(multiplexed_model_id=name)
-        attempts = self.settings.compute.retries + 1
-        for attempt in range(1, attempts + 1):
-            try:
-                return handle.extract.remote(image, params).result()
-            except ImageInterpreterError:
-                raise
-            except Exception as exc:
-                cause = getattr(exc, "cause", None)
-                if isinstance(cause, ImageInterpreterError):
-                    raise cause from None
-                if not _replica_lost(exc) or attempt == attempts:
-                    raise ExtractionError(
-                        f"{name} failed on the cluster ({type(exc).__name__}: {exc})."
-                    ) from exc
-        raise AssertionError("unreachable")
+        return _unary(
+            self.settings,
+            lambda: handle.extract.remote(image, params).result(),
+            lambda exc: ExtractionError(
+                f"{name} failed on the cluster ({type(exc).__name__}: {exc})."
+            ),
+        )
+
+
+class RemoteRanker:
+    """The CLIP part of ranking (`rank.clip.clip_cosines`) on the ranker deployment."""
+
+    def __init__(self, settings: Settings):
+        self.settings = settings
+
+    def cosines(self, images: list[Any], prompt: str, batch_size: int = 16) -> Any:
+        handle = handles(self.settings)["ranker"]
+        return _unary(
+            self.settings,
+            lambda: handle.cosines.remote(images, prompt, batch_size).result(),
+            lambda exc: RankingError(
+                f"The ranker failed on the cluster ({type(exc).__name__}: {exc})."
+            ),
+        )

@@ -1,4 +1,5 @@
-"""The generator's errors: one for requests that cannot run, one for a user's cancel."""
+"""The generator's errors (one for requests that cannot run, one for a user's cancel) and the
+notices it gives the user on the way."""
 
 from __future__ import annotations
 
@@ -22,3 +23,8 @@ class GenerationError(ImageInterpreterError):
 
 class GenerationCancelled(GenerationError):
     """Raised by a progress callback to stop a generation between two denoising steps."""
+
+
+class Notice(str):
+    """A generator note the user should read in the reply, not only see pass as progress: a
+    request sent again after its replica stopped, for example. Plain `str` notes are progress."""

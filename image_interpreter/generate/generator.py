@@ -263,6 +263,13 @@ class Generator:
             on_call=on_call,
         )  # fmt: skip
 
+    def interpolate(self, a: Any, b: Any, **options: Any) -> Any:
+        """Frames from endpoint `a` to `b` drawn by this generator (`interpolate.interpolate`;
+        the same method on the Ray backend runs on a generator replica)."""
+        from image_interpreter.generate.interpolate import interpolate
+
+        return interpolate(self, a, b, **options)
+
     def regenerate(
         self,
         recipe: Recipe,

@@ -15,6 +15,7 @@ from PIL import Image
 from pydantic import BaseModel, ConfigDict, Field
 
 from image_interpreter.artifacts.store import sha256_of
+from image_interpreter.compute import is_remote
 from image_interpreter.extract.service import ExtractionService
 from image_interpreter.images import encode_png
 from image_interpreter.priors.schema import ImageRef, PriorSet, Sha256
@@ -76,8 +77,13 @@ def rank(
         prompt = target_priors.caption.text
     cosines: list[float | None] = [None] * len(items)
     if weights.clip > 0 and prompt and prompt.strip() and items:
-        model = clip or load_clip(settings)
-        cosines = list(clip_cosines(model, [i.image for i in items], prompt, batch_size))
+        images = [i.image for i in items]
+        if clip is None and is_remote(settings):  # CLIP on the ranker deployment
+            from image_interpreter.compute.remote import RemoteRanker
+
+            cosines = list(RemoteRanker(settings).cosines(images, prompt, batch_size))
+        else:
+            cosines = list(clip_cosines(clip or load_clip(settings), images, prompt, batch_size))
     kinds = [k for k in checkable(target_priors) if getattr(weights, PARTS[k]) > 0]
     if kinds and service is None:
         service = ExtractionService(settings)

@@ -64,9 +64,14 @@ class Services:
     def upscaling(self) -> Upscaler:
         with self._building:
             if self.upscaler is None:
-                from image_interpreter.generate.upscale import Upscaler
+                if is_remote(self.settings):  # on the generator deployment, same method
+                    from image_interpreter.compute.remote import RemoteUpscaler
 
-                self.upscaler = Upscaler(self.settings)
+                    self.upscaler = RemoteUpscaler(self.settings)  # type: ignore[assignment]
+                else:
+                    from image_interpreter.generate.upscale import Upscaler
+
+                    self.upscaler = Upscaler(self.settings)
             return self.upscaler
 
 

@@ -13,6 +13,7 @@ from langchain_core.tools import BaseTool
 from pydantic import Field, model_validator
 
 from image_interpreter.errors import ImageInterpreterError
+from image_interpreter.generate.errors import Notice
 from image_interpreter.generate.request import GenerationRequest, Mode, Seed
 from image_interpreter.generate.store import recipe_from_record, store_candidates
 from image_interpreter.images import encode_png
@@ -117,6 +118,8 @@ def tools(box: Toolbox) -> list[BaseTool]:
 
         def guiding(text: str) -> None:  # prior guidance: model loads, guided steps, fallbacks
             box.report(f"generating: {text}", done[0])
+            if isinstance(text, Notice):  # e.g. a retry on another replica: said in the reply
+                notes.append(str(text))
 
         def draw_and_rank() -> tuple[list, list[dict[str, float]] | None, str | None]:
             """One device job for both, so with many sessions a request's ranking does not
@@ -208,14 +211,11 @@ def tools(box: Toolbox) -> list[BaseTool]:
         )
 
     def interpolate(start: End, end: End, frames: int = 8, hold: list[str] | None = None) -> str:
-        from image_interpreter.generate.interpolate import interpolate as draw
-
         first, first_version, first_said = _endpoint(start)
         last, _, last_said = _endpoint(end)
         generator = box.services.generating()
         result = box.on_device(
-            lambda: draw(
-                generator,
+            lambda: generator.interpolate(
                 first,
                 last,
                 frames=frames,
