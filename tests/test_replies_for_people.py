@@ -127,3 +127,20 @@ def test_a_part_whose_model_cannot_load_is_left_out_not_the_whole_ranking():
     assert found == {}  # pose unmeasured ("pose: not measured"), the ranking goes on
     said = score_words({"total": 0.5, "clip": 0.5}, target)
     assert "pose: not measured" in said
+
+
+def test_a_turn_that_did_nothing_says_why_in_its_error(tmp_path):
+    """Front ends show `Reply.error` as a failure: set when a turn changed nothing and said why,
+    never on a turn that did something."""
+    settings = load_settings(profile="tiny", data_dir=tmp_path)
+    conversations = Conversations(settings, config=ChatConfig(extract="palette"))
+    try:
+        session = conversations.start()
+        photo = encode_png(Image.new("RGB", (64, 48), "teal"))
+        first = conversations.add_photo(session, photo, "t.png").version
+        refused = conversations.say(session, "pick 3")
+        assert refused.error and "no candidates" in refused.error and refused.version == first
+        done = conversations.say(session, "make it night")
+        assert done.error is None and done.version == first + 1
+    finally:
+        conversations.close()

@@ -317,9 +317,16 @@ class _PreviewGenerator:
         return getattr(self._inner, name)
 
     def generate(self, request: Any, *, progress: Any = None, **kwargs: Any) -> Any:
+        return self._inner.generate(request, progress=self._previewing(progress), **kwargs)
+
+    def interpolate(self, a: Any, b: Any, *, progress: Any = None, **kwargs: Any) -> Any:
+        return self._inner.interpolate(a, b, progress=self._previewing(progress), **kwargs)
+
+    def _previewing(self, progress: Any) -> Any:
+        """`progress`, also keeping each step's preview on the running conversation."""
         conversation = self._find()
         if conversation is None or conversation.sink is None:
-            return self._inner.generate(request, progress=progress, **kwargs)
+            return progress
 
         def both(step: int, total: int, preview: Image.Image | None) -> None:
             conversation.steps = (step, total)
@@ -329,7 +336,7 @@ class _PreviewGenerator:
             if conversation.preview is not None:  # the tool did not report this step itself
                 conversation.report("generating", step / max(total, 1))
 
-        return self._inner.generate(request, progress=both, **kwargs)
+        return both
 
 
 class _Services(Services):
@@ -524,6 +531,7 @@ class Conversations:
             before = _Snapshot.of(conv.session)
             result = conv.agent.turn(text, on_token=on_token)
             reply = self._reply(conv, before, result.reply, result)
+            reply.error = _turn_error(result, reply, before)
             if _asked_to_show(result):  # "what do you see?": every prior's picture and the table
                 shown = self.overview(conv.session)
                 drawn = {label for label, _ in reply.pictures}
@@ -1082,6 +1090,19 @@ def stored_backend(session: Session) -> Backend | None:
             chosen = (call.get("args") or {}).get("backend") if isinstance(call, dict) else None
             if call.get("name") == BACKEND_CHOICE and chosen in BACKENDS:
                 return chosen  # type: ignore[return-value]
+    return None
+
+
+def _turn_error(result: TurnResult, reply: Reply, before: _Snapshot) -> str | None:
+    """Why a turn did nothing, when it tried and failed: the interpreter's refusal, or every
+    tool it called failing, with no new version or candidates."""
+    if reply.version != before.version or reply.candidates:
+        return None
+    if result.outcome is not None and result.outcome.error:
+        return result.outcome.error
+    failed = [call["error"] for call in result.tool_calls if "error" in call]
+    if failed and len(failed) == len(result.tool_calls):
+        return failed[-1]
     return None
 
 
