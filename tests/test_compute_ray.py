@@ -159,6 +159,27 @@ def test_two_sessions_requests_arriving_together_are_drawn_in_one_pipeline_call(
         assert np.array_equal(np.asarray(again.image), np.asarray(candidates[-1].image))
 
 
+def test_unbatched_requests_arriving_together_each_draw_what_they_draw_alone(settings, priors):
+    """Serve gives one replica several requests at once; they must take its pipelines in turn
+    (a diffusers pipeline's scheduler holds the running call's steps)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    unbatched = settings.compute.model_copy(update={"batch_wait_s": 0.0})
+    callers = settings.model_copy(update={"compute": unbatched})
+
+    def steps(count):
+        update = {"generation": priors.generation.model_copy(update={"steps": count})}
+        return priors.model_copy(update=update)
+
+    requests = [_request(steps(12 if n % 2 else 2), seed=40 + n, candidates=1) for n in range(6)]
+    with ThreadPoolExecutor(len(requests)) as pool:
+        drawn = list(pool.map(lambda r: remote.RemoteGenerator(callers).generate(r), requests))
+    local, store = Generator(_local(settings)), ArtifactStore(settings.artifacts_dir)
+    for [candidate], request in zip(drawn, requests, strict=True):
+        [alone] = local.generate(request, read_artifact=store.get)
+        assert np.array_equal(np.asarray(candidate.image), np.asarray(alone.image))
+
+
 def test_extraction_on_the_cluster_gives_the_in_process_prior(settings, priors):
     image = load_image(ArtifactStore(settings.artifacts_dir).get(priors.source.sha256))
     on_cluster = ExtractionService(settings)

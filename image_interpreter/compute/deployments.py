@@ -42,6 +42,10 @@ class GeneratorReplica:
         self.generator = Generator(settings)
         self.upscaler = Upscaler(settings)  # its models load on first use
         self.artifacts = open_artifact_store(settings)
+        # One pipeline call at a time: Serve hands a replica several requests at once, and a
+        # diffusers pipeline (its scheduler's state above all) is not safe to share between
+        # threads. Batching is how concurrent requests share a call.
+        self.device = threading.Lock()
         compute = settings.compute
         if compute.batch_wait_s > 0:
             self._draw_batch.set_max_batch_size(compute.max_batch_requests)
@@ -76,6 +80,7 @@ class GeneratorReplica:
         """`work(progress, notes)` in a thread, its progress and notes yielded as they come, then
         its result; when the caller cancels or goes away, the next progress call stops it."""
         import ray
+        import torch
 
         from image_interpreter.generate.errors import GenerationCancelled
 
@@ -90,7 +95,12 @@ class GeneratorReplica:
 
         def run() -> None:
             try:
-                events.put(("result", work(progress, lambda text: events.put(("note", text)))))
+                with self.device:
+                    if stop.is_set():  # cancelled while waiting for the pipelines
+                        raise GenerationCancelled("The request was cancelled.")
+                    torch.set_num_threads(self.threads)  # this worker thread too
+                    drawn = work(progress, lambda text: events.put(("note", text)))
+                events.put(("result", drawn))
             except BaseException as exc:  # re-raised in the streaming method, for the caller
                 events.put(("error", exc))
             finally:
@@ -151,14 +161,15 @@ class GeneratorReplica:
 
         def work() -> None:
             try:
-                torch.set_num_threads(self.threads)  # this worker thread too
-                outcomes = self.generator.generate_many(
-                    requests,
-                    read_artifact=self.artifacts.get,
-                    progress=[progress_of(i) for i in range(count)],
-                    notes=[lambda text, i=i: put(i, ("note", text)) for i in range(count)],
-                    on_call=on_call,
-                )
+                with self.device:
+                    torch.set_num_threads(self.threads)  # this worker thread too
+                    outcomes = self.generator.generate_many(
+                        requests,
+                        read_artifact=self.artifacts.get,
+                        progress=[progress_of(i) for i in range(count)],
+                        notes=[lambda text, i=i: put(i, ("note", text)) for i in range(count)],
+                        on_call=on_call,
+                    )
                 for index, outcome in enumerate(outcomes):
                     put(index, ("error" if isinstance(outcome, Exception) else "result", outcome))
             except BaseException as exc:
