@@ -120,3 +120,18 @@ def test_the_compact_priors_say_the_pose_in_words_without_coordinates(tools):
     assert "person 1" in brief and "left arm" in brief and "depth: on, weight 1" in brief
     assert "joints (x,y)" not in brief
     assert estimate_tokens(brief) < estimate_tokens(describe_priors(session.current))
+
+
+def test_another_sessions_tools_get_the_same_views_and_their_own_copies(tools, tmp_path):
+    """The views are built once per tool (they were rebuilt for every new conversation); each
+    caller may still trim its copy for a prompt budget without changing the next one's."""
+    _, by_name = tools
+    first = compact_specs(by_name.values())
+    first[0].parameters.clear()  # a caller trimming its copy
+    again = compact_specs(by_name.values())
+    settings = load_settings(data_dir=tmp_path / "other", profile="tiny", device="cpu")
+    with SessionStore.from_settings(settings) as store:
+        session = store.create()
+        other = compact_specs(make_tools(Toolbox.open(session, store, settings)))
+    assert [s.name for s in again] == [s.name for s in other] == list(by_name)
+    assert again == other and again[0].parameters  # the trimmed copy did not leak

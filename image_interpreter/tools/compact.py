@@ -14,6 +14,7 @@ others when the message mentions what they do.
 
 from __future__ import annotations
 
+import copy
 import json
 import re
 from collections.abc import Iterable, Sequence
@@ -73,14 +74,30 @@ class ToolSpec:
         }
 
 
+# Specs by (name, description, argument class): every session makes its own tools, but their
+# specs are the same, and building one (pydantic's JSON schema) took ~110 ms per new session.
+_SPECS: dict[tuple[str, str, type], ToolSpec] = {}
+_SPECS_KEPT = 256
+
+
 def compact_spec(tool: BaseTool | ToolSpec) -> ToolSpec:
     """The LLM's view of `tool` (see the module docstring)."""
     if isinstance(tool, ToolSpec):
         return tool
-    function = convert_to_openai_tool(tool)["function"]
-    raw = function.get("parameters") or {"type": "object", "properties": {}}
-    brief = first_sentence(tool.description or tool.name, limit=400)
-    return ToolSpec(tool.name, brief, _compact(raw, raw))
+    schema = tool.args_schema
+    key = (tool.name, tool.description, schema) if isinstance(schema, type) else None
+    spec = _SPECS.get(key) if key is not None else None
+    if spec is None:
+        function = convert_to_openai_tool(tool)["function"]
+        raw = function.get("parameters") or {"type": "object", "properties": {}}
+        brief = first_sentence(tool.description or tool.name, limit=400)
+        spec = ToolSpec(tool.name, brief, _compact(raw, raw))
+        if key is not None:
+            if len(_SPECS) >= _SPECS_KEPT:
+                _SPECS.clear()
+            _SPECS[key] = spec
+    # Each caller gets its own parameters: a spec's schema may be trimmed for a prompt budget.
+    return ToolSpec(spec.name, spec.description, copy.deepcopy(spec.parameters))
 
 
 def compact_specs(tools: Iterable[BaseTool | ToolSpec]) -> list[ToolSpec]:
