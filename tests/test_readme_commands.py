@@ -114,7 +114,9 @@ def _run(shell: str, folder: Path, env: dict[str, str], stdin: str | None = None
 def test_the_readme_names_commands_and_the_test_runs_most_of_them():
     commands = readme_commands(README.read_text(encoding="utf-8"))
     run = [c for c in commands if runnable(c) is not None]
-    assert len(run) >= 20 and len(commands) - len(run) <= 16
+    # Benchmarks are listed for developers and left out as a kind; of the rest, most must run.
+    kept_out = [c for c in commands if c not in run and not c.startswith("uv run python bench/")]
+    assert len(run) >= 20 and len(kept_out) <= 10
     assert any(c.startswith("uv run image-interpreter extract photo.jpg") for c in run)
 
 
