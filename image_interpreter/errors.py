@@ -43,3 +43,7 @@ class ExtractionError(ImageInterpreterError):
 
 class RankingError(ImageInterpreterError):
     """Candidates could not be scored (the ranker service failed); the pictures are kept."""
+
+
+class ComputeUnavailable(ImageInterpreterError):
+    """The compute cluster (compute.backend = "ray") cannot be reached."""

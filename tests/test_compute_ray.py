@@ -7,6 +7,8 @@ and ranking through the cluster give what they give in-process."""
 
 from __future__ import annotations
 
+import os
+
 import numpy as np
 import pytest
 from test_generate_support import make_priors, tiny_settings
@@ -271,3 +273,39 @@ def test_a_cluster_too_small_for_the_replicas_is_named_before_deploying_waits(se
     with caplog.at_level("WARNING", logger=remote.log.name):
         remote._warn_if_short(settings)  # what the other tests deploy fits
     assert "too small" not in caplog.text
+
+
+def test_no_cluster_to_reach_is_one_clear_error_saying_what_to_set(tmp_path):
+    """compute.backend = "ray" and nothing answering at compute.address: the turn's error names
+    the address and the ways out, in a line, instead of Ray's traceback (in a process of its
+    own: Ray's state is global; Ray Client gives up after about 30 s)."""
+    import socket
+    import subprocess
+    import sys
+    import textwrap
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        address = f"ray://127.0.0.1:{probe.getsockname()[1]}"  # closed once the probe is
+    script = textwrap.dedent(
+        f"""
+        from image_interpreter.compute.remote import RemoteRanker
+        from image_interpreter.errors import ComputeUnavailable
+        from image_interpreter.settings import load_settings
+        compute = {{"backend": "ray", "address": "{address}"}}
+        settings = load_settings(profile="tiny", device="cpu", compute=compute)
+        try:
+            RemoteRanker(settings).cosines([], "a cat")
+        except ComputeUnavailable as error:
+            print(error)
+        """
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=300,
+        env={**os.environ, "IMAGE_INTERPRETER_DATA_DIR": str(tmp_path)},
+    )  # fmt: skip
+    said = done.stdout.strip()
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert said.startswith(f"Cannot reach the Ray cluster at compute.address = '{address}'")
+    assert "ray start --head" in said and "compute.backend = 'local'" in said
+    assert "\n" not in said and "Traceback" not in said

@@ -5,11 +5,17 @@ service have, so the tools do not know which backend runs them."""
 from __future__ import annotations
 
 import logging
+import re
 import threading
 from collections.abc import Callable
 from typing import Any
 
-from image_interpreter.errors import ExtractionError, ImageInterpreterError, RankingError
+from image_interpreter.errors import (
+    ComputeUnavailable,
+    ExtractionError,
+    ImageInterpreterError,
+    RankingError,
+)
 from image_interpreter.generate.errors import GenerationError, Notice
 from image_interpreter.settings import Settings
 
@@ -28,13 +34,37 @@ def handles(settings: Settings) -> dict[str, Any]:
         from ray import serve
 
         if not ray.is_initialized():
-            ray.init(address=settings.compute.address, include_dashboard=False)
+            _connect(settings.compute.address)
         app = settings.compute.app_name
         _deploy_once(settings, app)
         _handles["generator"] = serve.get_deployment_handle("generator", app_name=app)
         _handles["extractors"] = serve.get_deployment_handle("extractors", app_name=app)
         _handles["ranker"] = serve.get_deployment_handle("ranker", app_name=app)
         return _handles
+
+
+def _connect(address: str) -> None:
+    import ray
+
+    try:
+        ray.init(address=address, include_dashboard=False)
+    except (ConnectionError, RuntimeError, ValueError) as exc:  # what ray.init raises for these
+        raise ComputeUnavailable(
+            f"Cannot reach the Ray cluster at compute.address = '{address}' ({_said(exc)})."
+            " Start one (`ray start --head`), set compute.address to its head (HOST:6379, or"
+            " ray://HOST:10001 from outside it), or set compute.backend = 'local' to run the"
+            " models in this process."
+        ) from exc
+
+
+def _said(exc: BaseException, limit: int = 300) -> str:
+    """An error from the cluster in one short line: the replica's own exception (a task error
+    wraps it with the remote traceback and terminal colours), its first line, bounded."""
+    cause = getattr(exc, "cause", None) or exc
+    text = re.sub(r"\x1b\[[0-9;]*m", "", str(cause)).strip().splitlines()
+    line = text[0] if text else ""
+    line = line if len(line) <= limit else line[: limit - 1] + "…"
+    return f"{type(cause).__name__}: {line}" if line else type(cause).__name__
 
 
 def _deployed(app: str) -> bool:
@@ -173,26 +203,20 @@ class RemoteGenerator:
         """The generator deployment's streaming `method`: its result, following its events."""
         say = notes or (lambda text: log.warning(text))
         handle = handles(self.settings)["generator"].options(stream=True)
-        attempts = self.settings.compute.retries + 1
-        for attempt in range(1, attempts + 1):
-            response = getattr(handle, method).remote(*arguments)
-            try:
-                return self._follow(response, progress, say)
-            except ImageInterpreterError:
-                raise
-            except Exception as exc:
-                if not _replica_lost(exc) or attempt == attempts:
-                    raise GenerationError(
-                        f"The generator service failed ({type(exc).__name__}: {exc})."
-                        " Check the Ray cluster (`ray status`) and try again."
-                    ) from exc
-                say(
-                    Notice(
-                        "a generator replica stopped mid-request; the request was sent again"
-                        f" (retry {attempt} of {attempts - 1})"
-                    )
+        return _retrying(
+            self.settings,
+            lambda: self._follow(getattr(handle, method).remote(*arguments), progress, say),
+            lambda said: GenerationError(
+                f"The generator service failed ({said}). Check the Ray cluster (`ray status`)"
+                " and try again."
+            ),
+            lambda attempt, retries: say(
+                Notice(
+                    "a generator replica stopped mid-request; the request was sent again"
+                    f" (retry {attempt} of {retries})"
                 )
-        raise AssertionError("unreachable")
+            ),
+        )
 
     def _follow(self, response: Any, progress: Any, say: Callable[[str], None]) -> Any:
         try:
@@ -225,23 +249,29 @@ class RemoteUpscaler:
         return self.calls.stream("upscale", (image, options), progress, None)
 
 
-def _unary(
-    settings: Settings, call: Callable[[], Any], failed: Callable[[Exception], Exception]
+def _retrying(
+    settings: Settings,
+    call: Callable[[], Any],
+    failed: Callable[[str], Exception],
+    retried: Callable[[int, int], None] | None = None,
 ) -> Any:
-    """`call()`'s result, sent again (`compute.retries` times) when its replica died; the
-    project's own errors raised on a replica come back as they are."""
+    """`call()`'s result, sent again (`compute.retries` times, `retried(attempt, retries)`
+    told) when its replica died. The project's own errors raised on a replica come back as
+    they were raised there; any other failure becomes `failed(one line saying what)`."""
     attempts = settings.compute.retries + 1
     for attempt in range(1, attempts + 1):
         try:
             return call()
-        except ImageInterpreterError:
-            raise
         except Exception as exc:
             cause = getattr(exc, "cause", None)
             if isinstance(cause, ImageInterpreterError):
                 raise cause from None
+            if isinstance(exc, ImageInterpreterError):
+                raise
             if not _replica_lost(exc) or attempt == attempts:
-                raise failed(exc) from exc
+                raise failed(_said(exc)) from exc
+            if retried is not None:
+                retried(attempt, attempts - 1)
     raise AssertionError("unreachable")
 
 
@@ -253,12 +283,10 @@ class RemoteExtraction:
 
     def run(self, name: str, image: Any, params: dict[str, Any]) -> tuple[Any, list[bytes]]:
         handle = handles(self.settings)["extractors"].options(multiplexed_model_id=name)
-        return _unary(
+        return _retrying(
             self.settings,
             lambda: handle.extract.remote(image, params).result(),
-            lambda exc: ExtractionError(
-                f"{name} failed on the cluster ({type(exc).__name__}: {exc})."
-            ),
+            lambda said: ExtractionError(f"{name} failed on the cluster ({said})."),
         )
 
 
@@ -270,10 +298,8 @@ class RemoteRanker:
 
     def cosines(self, images: list[Any], prompt: str, batch_size: int = 16) -> Any:
         handle = handles(self.settings)["ranker"]
-        return _unary(
+        return _retrying(
             self.settings,
             lambda: handle.cosines.remote(images, prompt, batch_size).result(),
-            lambda exc: RankingError(
-                f"The ranker failed on the cluster ({type(exc).__name__}: {exc})."
-            ),
+            lambda said: RankingError(f"The ranker failed on the cluster ({said})."),
         )

@@ -96,7 +96,8 @@ def compact_spec(tool: BaseTool | ToolSpec) -> ToolSpec:
             if len(_SPECS) >= _SPECS_KEPT:
                 _SPECS.clear()
             _SPECS[key] = spec
-    # Each caller gets its own parameters: a spec's schema may be trimmed for a prompt budget.
+    # Each caller gets its own parameters: they go on into LLM clients' request bodies, and a
+    # change made there must not reach every later conversation.
     return ToolSpec(spec.name, spec.description, copy.deepcopy(spec.parameters))
 
 
